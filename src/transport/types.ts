@@ -1,0 +1,107 @@
+/**
+ * The transport's public contract: what the sync layer, the CLI and the benchmarks may rely on.
+ * Everything else under src/transport/ is an implementation detail behind `Endpoint`.
+ */
+import type { Clock, RandomSource } from "../util/clock.js";
+import type { Logger } from "../util/log.js";
+
+/** A peer as configured on the command line: `ip` (our own port) or `ip:port`. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Hook through which src/crypto plugs into the handshake and packet protection, so that encryption
+ * needs no change to the transport's state machines. `plaintextSecurity` is the no-key implementation.
+ */
+export interface SecurityProvider {
+  /** True when every DATA packet is sealed with an AEAD; announced in the handshake. */
+  readonly encrypted: boolean;
+  /**
+   * Proof of key possession over the handshake transcript (both nonces, both connection ids, both
+   * device ids, the role). Empty when there is no key.
+   */
+  prove(role: HandshakeRole, transcript: Uint8Array): Uint8Array;
+  /** Checks the peer's proof; false means "wrong key" and the connection is refused. */
+  verify(role: HandshakeRole, transcript: Uint8Array, proof: Uint8Array): boolean;
+  /** Per-connection packet protection derived from the transcript (fresh keys per connection). */
+  protect(role: HandshakeRole, transcript: Uint8Array): PacketProtection;
+}
+
+export type HandshakeRole = "initiator" | "responder";
+
+/** Seals and opens DATA packet payloads. The header is authenticated as associated data. */
+export interface PacketProtection {
+  /** Bytes added to each payload (AEAD tag); 0 for plaintext. */
+  readonly overhead: number;
+  seal(header: Uint8Array, packetNumber: number, payload: Uint8Array): Uint8Array;
+  /** Returns the plaintext, or null if authentication fails (forged, corrupted, wrong key). */
+  open(header: Uint8Array, packetNumber: number, sealed: Uint8Array): Uint8Array | null;
+}
+
+export interface EndpointOptions {
+  /** Local address to bind (default 0.0.0.0). */
+  bind: string;
+  /** Local UDP port, 20000–30000. */
+  port: number;
+  /** Peers we dial and the only ones we serve. */
+  peers: PeerAddress[];
+  /** Stable identity of this host's share (16 bytes), carried in the handshake. */
+  deviceId: Uint8Array;
+  /** UDP payload size in bytes (header + frames). */
+  packetSize: number;
+  /** Upper bound on packets in flight per connection (caps the congestion window). */
+  window: number;
+  security: SecurityProvider;
+  log: Logger;
+  clock?: Clock;
+  random?: RandomSource;
+}
+
+export interface ConnectionStats {
+  srttMs: number;
+  cwndPackets: number;
+  packetsSent: number;
+  packetsLost: number;
+  packetsRetransmitted: number;
+  bytesInFlight: number;
+}
+
+export interface EndpointStats {
+  /** UDP payload bytes, every datagram, since start. */
+  bytesSent: number;
+  bytesReceived: number;
+  packetsSent: number;
+  packetsReceived: number;
+  packetsRetransmitted: number;
+  /** Datagrams dropped because they failed to decode or authenticate. */
+  malformed: number;
+  /** Datagrams from addresses not in `peers`. */
+  strangers: number;
+}
+
+/** One established, authenticated connection to a peer. */
+export interface Connection {
+  /** The peer's address as configured (`ip:port`), stable across reconnects. */
+  readonly peer: string;
+  /** The peer's stable device id (hex). */
+  readonly deviceId: string;
+  /** Ordered, reliable message channel (control/index messages, any size). */
+  sendMessage(msg: Uint8Array): void;
+  /**
+   * Reliable, unordered message channel for bulk data (block payloads). A lost packet delays only the
+   * message it belongs to. Returns false when the send queue is above its high-water mark: the caller
+   * should wait for the endpoint's 'drain' event for this connection before sending more.
+   */
+  sendBulk(msg: Uint8Array): boolean;
+  stats(): ConnectionStats;
+}
+
+export interface EndpointEvents {
+  peerUp: [conn: Connection];
+  peerDown: [conn: Connection, reason: string];
+  message: [conn: Connection, msg: Uint8Array];
+  bulk: [conn: Connection, msg: Uint8Array];
+  drain: [conn: Connection];
+}
