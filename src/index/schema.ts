@@ -1,0 +1,47 @@
+/**
+ * The on-disk layout of index.db. Bumping SCHEMA_VERSION without a migration makes open() refuse the old
+ * file instead of misreading it.
+ */
+export const SCHEMA_VERSION = 1;
+
+// st_ino is REAL: 64-bit inode numbers (xfs, btrfs) arrive from fs.lstat as doubles beyond int64 range.
+
+/** Columns shared by the local and remote file tables: one FileInfo per row. */
+const fileColumns = `
+  path TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  mode INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  modified_by TEXT NOT NULL,
+  blocks TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  target TEXT NOT NULL`;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+CREATE TABLE IF NOT EXISTS local (${fileColumns},
+  st_type TEXT, st_size INTEGER, st_mtime_ms REAL, st_mode INTEGER, st_ino REAL, st_target TEXT,
+  PRIMARY KEY (path)) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS local_by_sequence ON local (sequence);
+
+CREATE TABLE IF NOT EXISTS local_blocks (
+  hash TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL) STRICT;
+CREATE INDEX IF NOT EXISTS local_blocks_by_hash ON local_blocks (hash, size);
+CREATE INDEX IF NOT EXISTS local_blocks_by_path ON local_blocks (path);
+
+CREATE TABLE IF NOT EXISTS remote (device TEXT NOT NULL, ${fileColumns},
+  PRIMARY KEY (device, path)) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS remote_by_sequence ON remote (device, sequence);
+CREATE INDEX IF NOT EXISTS remote_by_content ON remote (path, digest);
+
+CREATE TABLE IF NOT EXISTS partials (
+  path TEXT NOT NULL, digest TEXT NOT NULL, tmp_name TEXT NOT NULL, PRIMARY KEY (path, digest)) STRICT;
+CREATE TABLE IF NOT EXISTS partial_blocks (
+  path TEXT NOT NULL, digest TEXT NOT NULL, idx INTEGER NOT NULL,
+  PRIMARY KEY (path, digest, idx)) STRICT, WITHOUT ROWID;
+`;

@@ -1,0 +1,138 @@
+/**
+ * The piscina pool running workers/block-worker.ts, and hashFile: the one operation that turns a file
+ * into its block list and digest.
+ *
+ * Small files are one task. A big file is split so that both cores work on it:
+ *   1. one task streams the whole file through SHA-256 (inherently sequential, ≈1.7 GB/s);
+ *   2. meanwhile segment tasks find candidate cut points in parallel (the gear hash is local, see
+ *      chunker.ts), and the main thread joins them in order with CutPlanner (microseconds per segment);
+ *   3. as blocks become final they are batched into xxh64 tasks.
+ * Every task reads the file itself, so only offsets and hashes cross threads.
+ */
+import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { Piscina } from "piscina";
+import type { BlockInfo } from "../index/types.js";
+import { type BlockRange, CutPlanner, validateChunkParams } from "./chunker.js";
+import type { BlockTask, TaskResult, TaskValues } from "./tasks.js";
+import type { ChunkParams, HashedFile } from "./types.js";
+
+export interface BlockPoolOptions {
+  threads?: number;
+  /** Files up to this size are hashed by a single task (read whole into the worker's buffer). */
+  wholeFileLimit?: number;
+  /** Bytes per candidate-scanning task for bigger files. */
+  segmentSize?: number;
+  /** Bytes of blocks per xxh64 task. */
+  blockBatchSize?: number;
+}
+
+/** hashFile failed: `code` is "changed" (file modified while hashed), an fs code (ENOENT, EACCES…) or "ENOTFILE". */
+export class HashError extends Error {
+  override name = "HashError";
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MiB = 1 << 20;
+
+/** Attach a no-op handler so a rejection nobody awaits yet is not "unhandled"; awaiting still throws. */
+function tracked<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+export class BlockPool {
+  private readonly wholeFileLimit: number;
+  private readonly segmentSize: number;
+  private readonly blockBatchSize: number;
+
+  private constructor(
+    private readonly piscina: Piscina<BlockTask, TaskResult<BlockTask["kind"]>>,
+    opts: BlockPoolOptions,
+  ) {
+    this.wholeFileLimit = opts.wholeFileLimit ?? 16 * MiB;
+    this.segmentSize = opts.segmentSize ?? 8 * MiB;
+    this.blockBatchSize = opts.blockBatchSize ?? 16 * MiB;
+  }
+
+  static async open(opts: BlockPoolOptions = {}): Promise<BlockPool> {
+    const threads = opts.threads ?? availableParallelism();
+    const piscina = new Piscina<BlockTask, TaskResult<BlockTask["kind"]>>({
+      filename: new URL("../../workers/block-worker.js", import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+    });
+    return new BlockPool(piscina, opts);
+  }
+
+  /** Threads in the pool. */
+  get threads(): number {
+    return this.piscina.maxThreads;
+  }
+
+  /** Content-defined blocks with xxh64 each, plus SHA-256 of the whole file. Rejects with HashError. */
+  async hashFile(absPath: string, params: ChunkParams): Promise<HashedFile> {
+    validateChunkParams(params);
+    const st = await stat(absPath).catch((err: NodeJS.ErrnoException) => {
+      throw new HashError(err.code ?? "EUNKNOWN", err.message);
+    });
+    if (!st.isFile()) throw new HashError("ENOTFILE", `${absPath} is not a regular file`);
+    const size = st.size;
+    if (size <= this.wholeFileLimit) return this.run({ kind: "whole", path: absPath, size, params });
+    return this.hashLarge(absPath, size, params);
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.close();
+  }
+
+  private async hashLarge(path: string, size: number, params: ChunkParams): Promise<HashedFile> {
+    // Queued first so it starts at once: it is the longest single task and bounds the total time.
+    const digest = tracked(this.run({ kind: "sha256", path, size }));
+    const segments: { end: number; candidates: Promise<TaskValues["candidates"]> }[] = [];
+    for (let start = 0; start < size; start += this.segmentSize) {
+      const end = Math.min(size, start + this.segmentSize);
+      segments.push({ end, candidates: tracked(this.run({ kind: "candidates", path, start, end, params })) });
+    }
+    const planner = new CutPlanner(params, size);
+    const ranges: BlockRange[] = [];
+    const hashes: Promise<string[]>[] = [];
+    let batchStart = 0;
+    let batchBytes = 0;
+    const flush = () => {
+      const batch = ranges.slice(batchStart);
+      const offsets = batch.map((b) => b.offset);
+      const sizes = batch.map((b) => b.size);
+      hashes.push(tracked(this.run({ kind: "blocks", path, offsets, sizes })));
+      batchStart = ranges.length;
+      batchBytes = 0;
+    };
+    for (const segment of segments) {
+      for (const block of planner.add(await segment.candidates, segment.end)) {
+        ranges.push(block);
+        batchBytes += block.size;
+        if (batchBytes >= this.blockBatchSize) flush();
+      }
+    }
+    if (batchBytes > 0) flush();
+    const blockHashes = (await Promise.all(hashes)).flat();
+    const blocks: BlockInfo[] = ranges.map((r, i) => ({
+      offset: r.offset,
+      size: r.size,
+      hash: blockHashes[i],
+    }));
+    return { size, blocks, digest: await digest };
+  }
+
+  private async run<K extends BlockTask["kind"]>(task: BlockTask & { kind: K }): Promise<TaskValues[K]> {
+    const result = (await this.piscina.run(task)) as TaskResult<K>;
+    if (!result.ok) throw new HashError(result.code, result.message);
+    return result.value;
+  }
+}

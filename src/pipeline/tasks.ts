@@ -1,0 +1,139 @@
+/**
+ * The hashing tasks executed on the piscina threads (workers/block-worker.ts is only the entry point).
+ * Workers read the file themselves with positional reads into one reusable buffer per thread: nothing
+ * crosses the thread boundary but offsets and a few hashes, so there is no buffer to copy or move, and
+ * memory per thread is bounded by the largest read, never by the file size.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
+import { type Candidates, chunkBuffer, cutMasks, GEAR_WARMUP, rollHash, scanCandidates } from "./chunker.js";
+import { xxh64Hex, xxh64Stream } from "./hash.js";
+import type { ChunkParams, HashedFile } from "./types.js";
+
+/** Reads larger than this are split; 4 MiB is past the point where syscall overhead stops mattering. */
+const READ_PIECE = 4 << 20;
+
+export type BlockTask =
+  | { kind: "whole"; path: string; size: number; params: ChunkParams }
+  | { kind: "candidates"; path: string; start: number; end: number; params: ChunkParams }
+  | { kind: "blocks"; path: string; offsets: number[]; sizes: number[] }
+  | { kind: "sha256"; path: string; size: number };
+
+export interface TaskValues {
+  whole: HashedFile;
+  candidates: Candidates;
+  blocks: string[];
+  sha256: string;
+}
+
+/** Errors are returned as data: class identity does not survive the thread boundary, `code` does. */
+export type TaskFailure = { ok: false; code: string; message: string };
+export type TaskResult<K extends BlockTask["kind"]> = { ok: true; value: TaskValues[K] } | TaskFailure;
+
+/** The file ended before the size it had when hashing started: it is being modified. */
+export class FileChangedError extends Error {
+  override name = "FileChangedError";
+  readonly code = "changed";
+}
+
+let scratch = Buffer.allocUnsafe(0);
+
+function buffer(size: number): Buffer {
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(size);
+  return scratch;
+}
+
+/** Fills buf[0, length) from `position`, failing if the file is shorter than expected. */
+function readExactly(fd: number, path: string, buf: Buffer, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) throw new FileChangedError(`${path} shrank while being hashed`);
+    done += n;
+  }
+}
+
+function withFile<T>(path: string, fn: (fd: number) => T): T {
+  const fd = openSync(path, "r");
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function hashWhole(t: Extract<BlockTask, { kind: "whole" }>): HashedFile {
+  const data = buffer(t.size).subarray(0, t.size);
+  withFile(t.path, (fd) => readExactly(fd, t.path, data, t.size, 0));
+  const blocks = chunkBuffer(data, t.params).map((b) => ({
+    offset: b.offset,
+    size: b.size,
+    hash: xxh64Hex(data.subarray(b.offset, b.offset + b.size)),
+  }));
+  return { size: t.size, blocks, digest: createHash("sha256").update(data).digest("hex") };
+}
+
+function findCandidates(t: Extract<BlockTask, { kind: "candidates" }>): Candidates {
+  const from = Math.max(0, t.start - GEAR_WARMUP);
+  const warmup = t.start - from;
+  const length = t.end - from;
+  const data = buffer(length);
+  withFile(t.path, (fd) => readExactly(fd, t.path, data, length, from));
+  const out: Candidates = { ends: [], strong: [] };
+  const h = rollHash(data, 0, warmup, 0);
+  scanCandidates(data, warmup, length, h, cutMasks(t.params), from, out);
+  return out;
+}
+
+function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
+  const data = buffer(READ_PIECE);
+  return withFile(t.path, (fd) =>
+    t.offsets.map((offset, i) => {
+      const size = t.sizes[i];
+      const hasher = xxh64Stream();
+      for (let done = 0; done < size; ) {
+        const n = Math.min(READ_PIECE, size - done);
+        readExactly(fd, t.path, data, n, offset + done);
+        hasher.update(data.subarray(0, n));
+        done += n;
+      }
+      return hasher.digestHex();
+    }),
+  );
+}
+
+function sha256(t: Extract<BlockTask, { kind: "sha256" }>): string {
+  const data = buffer(READ_PIECE);
+  const hash = createHash("sha256");
+  withFile(t.path, (fd) => {
+    for (let done = 0; done < t.size; ) {
+      const n = Math.min(READ_PIECE, t.size - done);
+      readExactly(fd, t.path, data, n, done);
+      hash.update(data.subarray(0, n));
+      done += n;
+    }
+  });
+  return hash.digest("hex");
+}
+
+function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
+  switch (task.kind) {
+    case "whole":
+      return hashWhole(task);
+    case "candidates":
+      return findCandidates(task);
+    case "blocks":
+      return hashBlocks(task);
+    case "sha256":
+      return sha256(task);
+  }
+}
+
+export function runTask(task: BlockTask): TaskResult<BlockTask["kind"]> {
+  try {
+    return { ok: true, value: execute(task) };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { ok: false, code: typeof e.code === "string" ? e.code : "EUNKNOWN", message: String(e.message) };
+  }
+}
