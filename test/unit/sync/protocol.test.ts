@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { DecodeError } from "../../../src/sync/bytes.js";
+import {
+  decodeMessage,
+  encodeHello,
+  encodeIndex,
+  encodeRequest,
+  encodeResponse,
+  MAX_INDEX_BATCH,
+  type Message,
+  MessageType,
+  RESPONSE_HEADER_BYTES,
+  ResponseStatus,
+  writeResponseHeader,
+} from "../../../src/sync/protocol.js";
+import { DEV_A, digestOf, file, fileInfoArb, hexArb, pathArb } from "./fixtures.js";
+
+const helloArb = fc.record({
+  deviceId: hexArb(16),
+  since: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+});
+const requestArb = fc.record({
+  reqId: fc.integer({ min: 0, max: 0xffffffff }),
+  path: pathArb,
+  digest: hexArb(32),
+  offset: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  size: fc.integer({ min: 1, max: 1 << 24 }),
+  hash: hexArb(8),
+});
+
+/** Every valid message, encoded. */
+const encodedArb: fc.Arbitrary<Uint8Array> = fc.oneof(
+  helloArb.map((h) => encodeHello(h.deviceId, h.since)),
+  fc
+    .record({ files: fc.array(fileInfoArb, { maxLength: 5 }), complete: fc.boolean() })
+    .map((i) => encodeIndex(i.files, i.complete)),
+  requestArb.map((r) => encodeRequest(r)),
+  fc.uint8Array({ maxLength: 64 }).map((d) => encodeResponse(7, ResponseStatus.Ok, d)),
+);
+
+function encode(m: Message): Uint8Array {
+  switch (m.type) {
+    case MessageType.Hello:
+      return encodeHello(m.deviceId, m.since);
+    case MessageType.Index:
+      return encodeIndex(m.files, m.complete);
+    case MessageType.Request:
+      return encodeRequest(m);
+    case MessageType.Response:
+      return encodeResponse(m.reqId, m.status, m.data);
+  }
+}
+
+function decodeOrError(bytes: Uint8Array): Message | DecodeError {
+  try {
+    return decodeMessage(bytes);
+  } catch (err) {
+    if (err instanceof DecodeError) return err;
+    throw err;
+  }
+}
+
+describe("sync protocol codecs", () => {
+  it("round-trips HELLO", () => {
+    fc.assert(
+      fc.property(helloArb, (h) => {
+        assert.deepEqual(decodeMessage(encodeHello(h.deviceId, h.since)), { type: MessageType.Hello, ...h });
+      }),
+    );
+  });
+
+  it("round-trips INDEX batches of arbitrary entries", () => {
+    fc.assert(
+      fc.property(fc.array(fileInfoArb, { maxLength: 8 }), fc.boolean(), (files, complete) => {
+        assert.deepEqual(decodeMessage(encodeIndex(files, complete)), {
+          type: MessageType.Index,
+          files,
+          complete,
+        });
+      }),
+    );
+  });
+
+  it("round-trips REQUEST", () => {
+    fc.assert(
+      fc.property(requestArb, (r) => {
+        assert.deepEqual(decodeMessage(encodeRequest(r)), { type: MessageType.Request, ...r });
+      }),
+    );
+  });
+
+  it("round-trips RESPONSE, and the in-place header matches encodeResponse", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.uint8Array({ maxLength: 300 }),
+        (reqId, data) => {
+          const encoded = encodeResponse(reqId, ResponseStatus.Ok, data);
+          const decoded = decodeMessage(encoded);
+          assert.equal(decoded.type, MessageType.Response);
+          assert.equal(decoded.reqId, reqId);
+          assert.deepEqual(Buffer.from(decoded.data), Buffer.from(data));
+          const inPlace = new Uint8Array(RESPONSE_HEADER_BYTES + data.byteLength);
+          inPlace.set(data, RESPONSE_HEADER_BYTES);
+          writeResponseHeader(inPlace, reqId, ResponseStatus.Ok);
+          assert.deepEqual(inPlace, encoded);
+        },
+      ),
+    );
+  });
+
+  it("only ever throws DecodeError on mutated or truncated input; what decodes is canonical", () => {
+    fc.assert(
+      fc.property(
+        encodedArb,
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 4 }),
+        fc.nat(),
+        (bytes, flips, cut) => {
+          const mutated = Uint8Array.from(bytes);
+          for (const [at, value] of flips) if (mutated.length > 0) mutated[at % mutated.length] = value;
+          const decoded = decodeOrError(mutated);
+          // Whatever decodes is canonical: it re-encodes to exactly the bytes it came from.
+          if (!(decoded instanceof DecodeError))
+            assert.deepEqual(Buffer.from(encode(decoded)), Buffer.from(mutated));
+          // A RESPONSE's data runs to the end of the message, so only its header has a fixed length.
+          const fixed = bytes[0] === MessageType.Response ? RESPONSE_HEADER_BYTES : bytes.length;
+          const truncated = bytes.subarray(0, cut % fixed);
+          assert.ok(decodeOrError(truncated) instanceof DecodeError, "a strict prefix never decodes");
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("rejects hostile counts before allocating", () => {
+    const header = Buffer.from(encodeIndex([file("a", { [DEV_A]: 1 })], true));
+    // Claim 4 billion blocks in a message of a few dozen bytes.
+    const blockCountAt = header.length - (4 + 12 + 1 + 32 + 2);
+    header.writeUInt32BE(0xffffffff, blockCountAt);
+    assert.throws(() => decodeMessage(header), DecodeError);
+  });
+
+  it("rejects unknown types, versions, flags and out-of-range fields", () => {
+    assert.throws(() => decodeMessage(Uint8Array.of(99)), DecodeError);
+    assert.throws(() => decodeMessage(new Uint8Array(0)), DecodeError);
+    const hello = Buffer.from(encodeHello(DEV_A, 5));
+    hello[1] = 2;
+    assert.throws(() => decodeMessage(hello), /protocol version/);
+    const bigSince = Buffer.from(encodeHello(DEV_A, 0));
+    bigSince.writeUInt32BE(0xffffffff, 18);
+    assert.throws(() => decodeMessage(bigSince), /exceeds 2\^53/);
+    const failure = Buffer.from(encodeResponse(1, ResponseStatus.Ok, Uint8Array.of(1)));
+    failure[5] = ResponseStatus.Unavailable;
+    assert.throws(() => decodeMessage(failure), /data in a failure response/);
+    const badMode = file("a", { [DEV_A]: 1 }, { mode: 0o7777 });
+    const enc = Buffer.from(encodeIndex([badMode], false));
+    const modeAt = enc.indexOf(Buffer.from([0x0f, 0xff]));
+    enc.writeUInt16BE(0o10000, modeAt);
+    assert.throws(() => decodeMessage(enc), /mode/);
+  });
+
+  it("rejects invalid UTF-8 in paths and trailing garbage", () => {
+    const req = Buffer.from(
+      encodeRequest({
+        reqId: 1,
+        path: "ab",
+        digest: digestOf("x"),
+        offset: 0,
+        size: 1,
+        hash: "00".repeat(8),
+      }),
+    );
+    req[7] = 0xff;
+    assert.throws(() => decodeMessage(req), /UTF-8/);
+    const withTail = Buffer.concat([encodeHello(DEV_A, 1), Buffer.of(0)]);
+    assert.throws(() => decodeMessage(withTail), /trailing/);
+  });
+
+  it("refuses to encode oversized batches and malformed ids (local bugs, not peer input)", () => {
+    const files = Array.from({ length: MAX_INDEX_BATCH + 1 }, (_, i) => file(`f${i}`, { [DEV_A]: 1 }));
+    assert.throws(() => encodeIndex(files, true), RangeError);
+    assert.throws(() => encodeHello("xyz", 0), RangeError);
+    assert.throws(() => encodeHello(DEV_A.toUpperCase().replace(/A/g, "g"), 0), RangeError);
+  });
+});
