@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { LEFT_DIR } from "./layout.js";
 import {
   columnsToStat,
   type FileRow,
@@ -20,8 +21,7 @@ import {
 import { SCHEMA, SCHEMA_VERSION } from "./schema.js";
 import type { DeviceId, FileInfo, StatRecord } from "./types.js";
 
-/** Name of LEFT's private folder inside every share; never scanned, never synced. */
-export const LEFT_DIR = ".left";
+export { LEFT_DIR } from "./layout.js";
 
 export class IndexVersionError extends Error {
   override name = "IndexVersionError";
