@@ -36,6 +36,8 @@ interface Statements {
   localSince: Database.Statement<[number], LocalRow>;
   putLocal: Database.Statement<[LocalRow]>;
   dropBlocks: Database.Statement<[string]>;
+  updateStat: Database.Statement<[StatColumns & { path: string }]>;
+  livePaths: Database.Statement<[], { path: string; sequence: number }>;
   addBlock: Database.Statement<[string, number, string, number]>;
   findBlock: Database.Statement<[string, number], { path: string; offset: number }>;
   getMeta: Database.Statement<[string], { value: string }>;
@@ -157,6 +159,19 @@ export class IndexDb {
     return stored;
   }
 
+  /**
+   * Records a new stat for an entry whose content did not change (e.g. touched, or rewritten with the
+   * same bytes): no new version, no new sequence, nothing to announce.
+   */
+  updateStat(path: string, stat: StatRecord): void {
+    this.q.updateStat.run({ path, ...statToColumns(stat) });
+  }
+
+  /** Paths and sequences of the live (not deleted) local entries: cheap, for deletion detection. */
+  livePaths(): { path: string; sequence: number }[] {
+    return this.q.livePaths.all();
+  }
+
   getStat(path: string): StatRecord | undefined {
     const row = this.q.getLocal.get(path);
     return row && columnsToStat(path, row);
@@ -237,6 +252,11 @@ function prepare(db: Database.Database): Statements {
        VALUES (${fileParams}, @st_type, @st_size, @st_mtime_ms, @st_mode, @st_ino, @st_target)`,
     ),
     dropBlocks: db.prepare("DELETE FROM local_blocks WHERE path = ?"),
+    updateStat: db.prepare(
+      `UPDATE local SET st_type = @st_type, st_size = @st_size, st_mtime_ms = @st_mtime_ms, st_mode = @st_mode,
+       st_ino = @st_ino, st_target = @st_target WHERE path = @path`,
+    ),
+    livePaths: db.prepare("SELECT path, sequence FROM local WHERE deleted = 0 ORDER BY path"),
     addBlock: db.prepare("INSERT INTO local_blocks (hash, size, path, offset) VALUES (?, ?, ?, ?)"),
     findBlock: db.prepare("SELECT path, offset FROM local_blocks WHERE hash = ? AND size = ? LIMIT 1"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),

@@ -1,0 +1,402 @@
+/**
+ * Reconciles what the scanner sees on disk with the local index: new or changed entries get a new
+ * version (files are hashed in the BlockPool first), vanished ones become tombstones.
+ *
+ * LEFT's own writes are not mistaken for local edits because the sync layer (a) holds a path while it
+ * writes it, so reports about it are ignored, and (b) calls recordPulled afterwards, which stores the
+ * file's fresh stat: the next report about the path then matches the index and changes nothing.
+ *
+ * A deletion is only recorded after an lstat confirms the entry is absent and the index entry has not
+ * changed meanwhile, so a path created after the walk passed its directory (or just put in place by
+ * the sync layer) is never tombstoned by a full scan that missed it.
+ */
+import { EventEmitter } from "node:events";
+import { lstat, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { IndexDb } from "../index/db.js";
+import type { DeviceId, FileInfo, StatRecord } from "../index/types.js";
+import { bumpVersion } from "../index/version.js";
+import { type BlockPool, HashError } from "../pipeline/pool.js";
+import type { ChunkParams, HashedFile } from "../pipeline/types.js";
+import type { Logger } from "../util/log.js";
+import { isShareLocalLinkTarget } from "./paths.js";
+import { Scanner } from "./scanner.js";
+import { recordFromStats } from "./stat-record.js";
+
+export interface LocalFolderOptions {
+  dir: string;
+  db: IndexDb;
+  pool: BlockPool;
+  chunk: ChunkParams;
+  log: Logger;
+  rescanIntervalMs?: number;
+  /** Watch debounce of the scanner (default 100 ms). */
+  debounceMs?: number;
+  /** Files hashed at the same time (default 4: enough to keep the pool busy with small files). */
+  hashConcurrency?: number;
+  /** Wait before re-examining a file that changed while it was hashed (default 250 ms). */
+  settleMs?: number;
+}
+
+type Entry = Omit<FileInfo, "sequence">;
+
+/** Stat fields that tell whether an entry changed. Directory mtimes change whenever a child does: ignored. */
+function sameStat(a: StatRecord, b: StatRecord): boolean {
+  if (a.type !== b.type || a.mode !== b.mode) return false;
+  if (a.type === "symlink") return a.target === b.target;
+  if (a.type === "dir") return true;
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+function sameContentStat(a: StatRecord, b: StatRecord): boolean {
+  return a.type === b.type && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+function sameBlocks(a: FileInfo, b: HashedFile): boolean {
+  return a.blocks.length === b.blocks.length && a.blocks.every((x, i) => x.hash === b.blocks[i].hash);
+}
+
+function entryOf(info: FileInfo): Entry {
+  const { sequence: _, ...entry } = info;
+  return entry;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+const DELETE_CHECK_BATCH = 256;
+
+export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> {
+  private readonly scanner: Scanner;
+  private readonly db: IndexDb;
+  private readonly device: DeviceId;
+  private readonly held = new Map<string, number>();
+  /** Paths reported since the current full scan started; undefined between full scans. */
+  private seen: Set<string> | undefined;
+  /** Files being hashed → the newest report about them received meanwhile. */
+  private readonly hashing = new Map<string, StatRecord | undefined>();
+  /** Files waiting for a hashing slot, in arrival order; a newer report replaces the queued one. */
+  private readonly hashQueue = new Map<string, StatRecord>();
+  /** Files that changed while being hashed, left alone until their timer re-examines them. */
+  private readonly settling = new Map<string, NodeJS.Timeout>();
+  private readonly hashConcurrency: number;
+  private readonly settleMs: number;
+  private pending: FileInfo[] = [];
+  private emitScheduled = false;
+  private closed = false;
+  private idle: (() => void) | undefined;
+
+  static open(opts: LocalFolderOptions): LocalFolder {
+    return new LocalFolder(opts);
+  }
+
+  private constructor(private readonly opts: LocalFolderOptions) {
+    super();
+    this.db = opts.db;
+    this.device = opts.db.deviceId;
+    this.hashConcurrency = opts.hashConcurrency ?? 4;
+    this.settleMs = opts.settleMs ?? 250;
+    this.scanner = new Scanner({
+      dir: opts.dir,
+      rescanIntervalMs: opts.rescanIntervalMs ?? 60_000,
+      log: opts.log,
+      debounceMs: opts.debounceMs,
+    });
+    this.scanner.on("scanStart", () => {
+      this.seen = new Set();
+    });
+    this.scanner.on("changes", (records, fullScan, walked) => this.onChanges(records, fullScan, walked));
+    this.scanner.on("gone", (paths) => this.onGone(paths));
+    this.scanner.on("scanComplete", () => this.onScanComplete());
+    this.scanner.on("error", (err) => opts.log.log("error", "scan.error", err.message));
+  }
+
+  start(): void {
+    this.scanner.start();
+  }
+
+  pause(): void {
+    this.scanner.pause();
+  }
+
+  resume(): void {
+    this.scanner.resume();
+  }
+
+  rescan(): void {
+    this.scanner.rescan();
+  }
+
+  hold(path: string): void {
+    this.held.set(path, (this.held.get(path) ?? 0) + 1);
+  }
+
+  release(path: string): void {
+    const n = this.held.get(path) ?? 0;
+    if (n <= 1) this.held.delete(path);
+    else this.held.set(path, n - 1);
+  }
+
+  /**
+   * Records an entry the sync layer just put in place (or deleted) with the version it came with, and
+   * the entry's current stat, so that the scanner's report about it is recognised as no change. Does not
+   * emit 'changed': the caller has the returned FileInfo.
+   */
+  async recordPulled(info: Entry): Promise<FileInfo> {
+    const stat = info.deleted ? undefined : await this.statPath(info.path);
+    return this.db.putLocal(info, stat?.type === info.type ? stat : null);
+  }
+
+  /** Stops the scanner worker and waits for hashing in progress; emits nothing afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.settling.values()) clearTimeout(timer);
+    this.settling.clear();
+    this.hashQueue.clear();
+    await this.scanner.close();
+    if (this.hashing.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
+    }
+  }
+
+  private isHeld(path: string): boolean {
+    return this.held.has(path);
+  }
+
+  private abs(path: string): string {
+    return join(this.opts.dir, path);
+  }
+
+  private async statPath(path: string): Promise<StatRecord | undefined> {
+    const abs = this.abs(path);
+    try {
+      const st = await lstat(abs);
+      return recordFromStats(path, st, st.isSymbolicLink() ? await readlink(abs) : "");
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+      return undefined;
+    }
+  }
+
+  private onChanges(records: StatRecord[], fullScan: boolean, walked: string[]): void {
+    if (this.closed) return;
+    if (fullScan || this.seen) for (const r of records) this.seen?.add(r.path);
+    for (const r of records) this.examine(r);
+    if (walked.length === 0) return;
+    const reported = new Set(records.map((r) => r.path));
+    const stale = walked.flatMap((dir) =>
+      this.db.localUnder(dir).filter((f) => !f.deleted && !reported.has(f.path)),
+    );
+    void this.deleteIfAbsent(stale);
+  }
+
+  private onGone(paths: string[]): void {
+    if (this.closed) return;
+    const candidates: { path: string; sequence: number }[] = [];
+    for (const path of paths) {
+      const self = this.db.getLocal(path);
+      if (self && !self.deleted) candidates.push(self);
+      for (const f of this.db.localUnder(path)) if (!f.deleted) candidates.push(f);
+    }
+    void this.deleteIfAbsent(candidates);
+  }
+
+  private onScanComplete(): void {
+    const seen = this.seen;
+    this.seen = undefined;
+    if (this.closed || seen === undefined) return;
+    void this.deleteIfAbsent(this.db.livePaths().filter((f) => !seen.has(f.path)));
+  }
+
+  /** Compares one report with the index and records what changed (hashing files first). */
+  private examine(r: StatRecord): void {
+    if (this.closed || this.isHeld(r.path) || this.settling.has(r.path)) return;
+    if (this.hashing.has(r.path)) {
+      this.hashing.set(r.path, r);
+      return;
+    }
+    if (r.type === "symlink" && !isShareLocalLinkTarget(r.path, r.target)) {
+      this.opts.log.log("info", "scan.symlink_skipped", "symlink target leaves the share: not synchronized", {
+        path: r.path,
+        target: r.target,
+      });
+      const prev = this.db.getLocal(r.path);
+      if (prev && !prev.deleted) this.tombstone(prev);
+      return;
+    }
+    const stored = this.db.getStat(r.path);
+    if (stored && sameStat(stored, r)) return;
+    const prev = this.db.getLocal(r.path);
+    const live = prev && !prev.deleted ? prev : undefined;
+    if (live?.type === "dir" && r.type !== "dir") {
+      for (const f of this.db.localUnder(r.path).reverse()) if (!f.deleted) this.tombstone(f);
+    }
+    if (r.type === "file") {
+      if (live?.type === "file" && stored && sameContentStat(stored, r)) {
+        this.store(
+          {
+            ...entryOf(live),
+            mode: r.mode,
+            version: bumpVersion(live.version, this.device),
+            modifiedBy: this.device,
+          },
+          r,
+        );
+        return;
+      }
+      this.hashQueue.delete(r.path);
+      this.hashQueue.set(r.path, r);
+      this.pump();
+      return;
+    }
+    if (live?.type === "dir" && r.type === "dir" && live.mode === r.mode) {
+      this.db.updateStat(r.path, r);
+      return;
+    }
+    this.store(
+      {
+        path: r.path,
+        type: r.type,
+        size: 0,
+        mtimeMs: r.mtimeMs,
+        mode: r.mode,
+        deleted: false,
+        version: bumpVersion(prev?.version ?? {}, this.device),
+        modifiedBy: this.device,
+        blocks: [],
+        digest: "",
+        target: r.type === "symlink" ? r.target : "",
+      },
+      r,
+    );
+  }
+
+  private pump(): void {
+    while (!this.closed && this.hashing.size < this.hashConcurrency && this.hashQueue.size > 0) {
+      const [path, record] = this.hashQueue.entries().next().value as [string, StatRecord];
+      this.hashQueue.delete(path);
+      void this.hash(record);
+    }
+  }
+
+  private async hash(r: StatRecord): Promise<void> {
+    this.hashing.set(r.path, undefined);
+    let settle = false;
+    try {
+      const hashed = await this.opts.pool.hashFile(this.abs(r.path), this.opts.chunk);
+      const now = await this.statPath(r.path);
+      if (now === undefined) return; // deleted meanwhile: the scanner reports it as gone
+      if (!sameContentStat(now, r)) settle = true;
+      else if (!this.closed && !this.isHeld(r.path)) this.commitHash(r, hashed);
+    } catch (err) {
+      if (err instanceof HashError && err.code === "changed") settle = true;
+      else if (!(err instanceof HashError && (err.code === "ENOENT" || err.code === "ENOTDIR"))) {
+        this.opts.log.log("warn", "scan.hash_failed", "cannot hash file: skipped", {
+          path: r.path,
+          error: (err as Error).message,
+        });
+      }
+    } finally {
+      const newer = this.hashing.get(r.path);
+      this.hashing.delete(r.path);
+      if (settle) this.settle(r.path);
+      else if (newer) this.examine(newer);
+      this.pump();
+      if (this.hashing.size === 0) this.idle?.();
+    }
+  }
+
+  /** The file is being written: look again once it had time to settle instead of hashing every write. */
+  private settle(path: string): void {
+    if (this.closed) return;
+    const timer = setTimeout(async () => {
+      this.settling.delete(path);
+      const now = await this.statPath(path).catch(() => undefined);
+      if (now) this.examine(now);
+    }, this.settleMs);
+    this.settling.set(path, timer);
+  }
+
+  private commitHash(r: StatRecord, hashed: HashedFile): void {
+    const prev = this.db.getLocal(r.path);
+    const live = prev && !prev.deleted && prev.type === "file" ? prev : undefined;
+    if (live && live.digest === hashed.digest && live.mode === r.mode) {
+      // Same bytes (touched, or rewritten identically): no new version.
+      if (sameBlocks(live, hashed)) this.db.updateStat(r.path, r);
+      else this.store({ ...entryOf(live), blocks: hashed.blocks, mtimeMs: r.mtimeMs }, r);
+      return;
+    }
+    this.store(
+      {
+        path: r.path,
+        type: "file",
+        size: hashed.size,
+        mtimeMs: r.mtimeMs,
+        mode: r.mode,
+        deleted: false,
+        version: bumpVersion(prev?.version ?? {}, this.device),
+        modifiedBy: this.device,
+        blocks: hashed.blocks,
+        digest: hashed.digest,
+        target: "",
+      },
+      r,
+    );
+  }
+
+  /** Tombstones the entries that are confirmed absent on disk and unchanged in the index since listed. */
+  private async deleteIfAbsent(candidates: { path: string; sequence: number }[]): Promise<void> {
+    for (let i = 0; i < candidates.length; i += DELETE_CHECK_BATCH) {
+      const batch = candidates.slice(i, i + DELETE_CHECK_BATCH);
+      const found = await Promise.all(
+        batch.map((c) =>
+          this.statPath(c.path).then(
+            (stat) => ({ c, stat, readable: true }),
+            () => ({ c, stat: undefined, readable: false }),
+          ),
+        ),
+      );
+      if (this.closed) return;
+      // Children before their parents, so peers can apply the deletions in order.
+      found.sort((a, b) => (a.c.path < b.c.path ? 1 : a.c.path > b.c.path ? -1 : 0));
+      for (const { c, stat, readable } of found) {
+        if (stat) this.examine(stat);
+        if (stat || !readable || this.isHeld(c.path) || this.hashing.has(c.path)) continue;
+        const current = this.db.getLocal(c.path);
+        if (current && !current.deleted && current.sequence === c.sequence) this.tombstone(current);
+      }
+    }
+  }
+
+  private tombstone(prev: FileInfo): void {
+    this.store(
+      {
+        ...entryOf(prev),
+        deleted: true,
+        size: 0,
+        blocks: [],
+        digest: "",
+        version: bumpVersion(prev.version, this.device),
+        modifiedBy: this.device,
+      },
+      null,
+    );
+  }
+
+  private store(entry: Entry, stat: StatRecord | null): void {
+    this.pending.push(this.db.putLocal(entry, stat));
+    if (this.emitScheduled) return;
+    this.emitScheduled = true;
+    setImmediate(() => {
+      this.emitScheduled = false;
+      const files = this.pending;
+      this.pending = [];
+      if (!this.closed && files.length > 0) this.emit("changed", files);
+    });
+  }
+}
