@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { IndexDb } from "../../../src/index/db.js";
+import type { FileInfo, StatRecord } from "../../../src/index/types.js";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function share(): string {
+  const d = mkdtempSync(join(tmpdir(), "left-db-"));
+  dirs.push(d);
+  return d;
+}
+
+function file(path: string, overrides: Partial<FileInfo> = {}): Omit<FileInfo, "sequence"> {
+  return {
+    path,
+    type: "file",
+    size: 10,
+    mtimeMs: 1700000000123.456,
+    mode: 0o644,
+    deleted: false,
+    version: { aa: 1 },
+    modifiedBy: "aa",
+    blocks: [
+      { offset: 0, size: 4, hash: "0123456789abcdef" },
+      { offset: 4, size: 6, hash: "fedcba9876543210" },
+    ],
+    digest: "d".repeat(64),
+    target: "",
+    ...overrides,
+  };
+}
+
+function stat(path: string, ino: number): StatRecord {
+  return { path, type: "file", size: 10, mtimeMs: 1700000000123.456, mode: 0o644, ino, target: "" };
+}
+
+test("open creates .left/index.db and a device id that persists", () => {
+  const dir = share();
+  const db = IndexDb.open(dir);
+  const id = db.deviceId;
+  assert.match(id, /^[0-9a-f]{32}$/);
+  db.close();
+  assert.ok(existsSync(join(dir, ".left", "index.db")));
+  const again = IndexDb.open(dir);
+  assert.equal(again.deviceId, id);
+  again.close();
+  const other = IndexDb.open(share());
+  assert.notEqual(other.deviceId, id);
+  other.close();
+});
+
+test("putLocal assigns increasing sequences and round-trips every field", () => {
+  const db = IndexDb.open(share());
+  assert.equal(db.localSequence(), 0);
+  const a = db.putLocal(file("a"), stat("a", 7));
+  const b = db.putLocal(file("dir/b", { version: { aa: 2, bb: 3 } }), null);
+  assert.deepEqual([a.sequence, b.sequence], [1, 2]);
+  assert.deepEqual(db.getLocal("a"), { ...file("a"), sequence: 1 });
+  assert.deepEqual(db.getLocal("dir/b"), { ...file("dir/b", { version: { aa: 2, bb: 3 } }), sequence: 2 });
+  assert.equal(db.getLocal("missing"), undefined);
+  assert.deepEqual(db.getStat("a"), stat("a", 7));
+  assert.equal(db.getStat("dir/b"), undefined);
+
+  const a2 = db.putLocal(file("a", { deleted: true, blocks: [], digest: "", version: { aa: 3 } }), null);
+  assert.equal(a2.sequence, 3);
+  assert.deepEqual(
+    db.localSince(1).map((f) => [f.path, f.sequence]),
+    [
+      ["dir/b", 2],
+      ["a", 3],
+    ],
+  );
+  assert.deepEqual(
+    db.localFiles().map((f) => [f.path, f.deleted]),
+    [
+      ["a", true],
+      ["dir/b", false],
+    ],
+  );
+  assert.deepEqual(db.livePaths(), [{ path: "dir/b", sequence: 2 }]);
+  assert.equal(db.getStat("a"), undefined, "a tombstone has no stat");
+  db.close();
+});
+
+test("the sequence and entries survive reopening", () => {
+  const dir = share();
+  const db = IndexDb.open(dir);
+  db.putLocal(file("x"), stat("x", 1));
+  db.putLocal(file("y"), stat("y", 2));
+  db.close();
+  const again = IndexDb.open(dir);
+  assert.equal(again.localSequence(), 2);
+  assert.equal(again.putLocal(file("z"), null).sequence, 3);
+  assert.deepEqual(again.getStat("y"), stat("y", 2));
+  again.close();
+});
+
+test("updateStat changes the stat without a new sequence", () => {
+  const db = IndexDb.open(share());
+  db.putLocal(file("a"), stat("a", 1));
+  db.updateStat("a", stat("a", 99));
+  assert.deepEqual(db.getStat("a"), stat("a", 99));
+  assert.equal(db.localSequence(), 1);
+  assert.equal(db.getLocal("a")?.sequence, 1);
+  db.close();
+});
+
+test("localUnder lists exactly the entries below a directory", () => {
+  const db = IndexDb.open(share());
+  for (const p of ["d", "d/a", "d/b/c", "d0", "d-x", "dd/e", "e"]) db.putLocal(file(p), null);
+  assert.deepEqual(
+    db.localUnder("d").map((f) => f.path),
+    ["d/a", "d/b/c"],
+  );
+  db.close();
+});
+
+test("remote announcements are stored per device", () => {
+  const db = IndexDb.open(share());
+  db.putRemote("peer1", [
+    { ...file("a"), sequence: 5 },
+    { ...file("b", { digest: "e".repeat(64) }), sequence: 9 },
+  ]);
+  db.putRemote("peer2", [{ ...file("a"), sequence: 2 }]);
+  db.putRemote("peer3", [{ ...file("a", { deleted: true }), sequence: 4 }]);
+  assert.equal(db.remoteSequence("peer1"), 9);
+  assert.equal(db.remoteSequence("nobody"), 0);
+  assert.deepEqual(db.getRemote("peer1", "b"), { ...file("b", { digest: "e".repeat(64) }), sequence: 9 });
+  assert.equal(db.getRemote("peer2", "b"), undefined);
+  assert.deepEqual(
+    db.remoteFiles("peer1").map((f) => f.path),
+    ["a", "b"],
+  );
+  assert.deepEqual(db.devicesHaving("a", "d".repeat(64)), ["peer1", "peer2"]);
+  assert.deepEqual(db.remoteDevices(), ["peer1", "peer2", "peer3"]);
+
+  db.putRemote("peer1", [{ ...file("a", { digest: "f".repeat(64), version: { bb: 1 } }), sequence: 10 }]);
+  assert.deepEqual(db.devicesHaving("a", "d".repeat(64)), ["peer2"]);
+  assert.deepEqual(db.getRemote("peer1", "a")?.version, { bb: 1 });
+  assert.equal(db.remoteSequence("peer1"), 10);
+  db.close();
+});
+
+test("findBlock locates blocks of live local files only", () => {
+  const db = IndexDb.open(share());
+  db.putLocal(file("a"), null);
+  assert.deepEqual(db.findBlock("fedcba9876543210", 6), { path: "a", offset: 4 });
+  assert.equal(db.findBlock("fedcba9876543210", 5), undefined, "size must match too");
+  db.putLocal(file("a", { blocks: [{ offset: 0, size: 10, hash: "1111111111111111" }] }), null);
+  assert.equal(db.findBlock("fedcba9876543210", 6), undefined, "replaced block list");
+  assert.deepEqual(db.findBlock("1111111111111111", 10), { path: "a", offset: 0 });
+  db.putLocal(file("a", { deleted: true, blocks: [], digest: "" }), null);
+  assert.equal(db.findBlock("1111111111111111", 10), undefined, "tombstone");
+  db.close();
+});
+
+test("partial downloads survive reopening; a new tmp name starts over", () => {
+  const dir = share();
+  const db = IndexDb.open(dir);
+  const digest = "a".repeat(64);
+  db.startPartial("big", digest, "tmp-1");
+  db.markBlocksDone("big", digest, [0, 2, 5]);
+  db.markBlocksDone("big", digest, [2, 7]);
+  db.startPartial("other", digest, "tmp-2");
+  db.close();
+
+  const again = IndexDb.open(dir);
+  assert.deepEqual(again.getPartial("big", digest), { tmpName: "tmp-1", done: new Set([0, 2, 5, 7]) });
+  assert.deepEqual(again.partials(), [
+    { path: "big", digest, tmpName: "tmp-1" },
+    { path: "other", digest, tmpName: "tmp-2" },
+  ]);
+  again.startPartial("big", digest, "tmp-1");
+  assert.equal(again.getPartial("big", digest)?.done.size, 4, "same tmp name resumes");
+  again.startPartial("big", digest, "tmp-3");
+  assert.deepEqual(again.getPartial("big", digest), { tmpName: "tmp-3", done: new Set() });
+  again.dropPartial("big", digest);
+  assert.equal(again.getPartial("big", digest), undefined);
+  assert.equal(again.getPartial("other", "b".repeat(64)), undefined);
+  again.close();
+});
+
+test("committed writes survive SIGKILL of the writing process", async () => {
+  const dir = share();
+  const dbModule = new URL("../../../src/index/db.js", import.meta.url).href;
+  const script = `
+    const { IndexDb } = await import(${JSON.stringify(dbModule)});
+    const db = IndexDb.open(${JSON.stringify(dir)});
+    for (let i = 0; i < 50; i++) db.putLocal({ path: "f" + i, type: "dir", size: 0, mtimeMs: 1, mode: 493,
+      deleted: false, version: { x: 1 }, modifiedBy: "x", blocks: [], digest: "", target: "" }, null);
+    db.startPartial("big", "d", "tmp");
+    db.markBlocksDone("big", "d", [1, 2, 3]);
+    process.kill(process.pid, "SIGKILL");`;
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit" });
+  const signal = await new Promise((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
+  assert.equal(signal, "SIGKILL");
+  const db = IndexDb.open(dir);
+  assert.equal(db.localSequence(), 50);
+  assert.equal(db.localFiles().length, 50);
+  assert.deepEqual(db.getPartial("big", "d")?.done, new Set([1, 2, 3]));
+  db.close();
+});

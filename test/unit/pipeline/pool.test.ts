@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import { chunkBuffer } from "../../../src/pipeline/chunker.js";
+import { initHasher, xxh64Hex } from "../../../src/pipeline/hash.js";
+import { BlockPool, HashError } from "../../../src/pipeline/pool.js";
+import { type BlockTask, runTask } from "../../../src/pipeline/tasks.js";
+import { type ChunkParams, chunkParams, type HashedFile } from "../../../src/pipeline/types.js";
+
+const dir = mkdtempSync(join(tmpdir(), "left-pool-"));
+let pool: BlockPool;
+/** Tiny limits so that modest files take the multi-task path with many segments and batches. */
+let splitting: BlockPool;
+
+before(async () => {
+  await initHasher();
+  pool = await BlockPool.open({ threads: 2 });
+  splitting = await BlockPool.open({
+    threads: 2,
+    wholeFileLimit: 1000,
+    segmentSize: 4099,
+    blockBatchSize: 3000,
+  });
+});
+
+after(async () => {
+  await pool.close();
+  await splitting.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function direct(data: Uint8Array, p: ChunkParams): HashedFile {
+  return {
+    size: data.length,
+    blocks: chunkBuffer(data, p).map((b) => ({
+      ...b,
+      hash: xxh64Hex(data.subarray(b.offset, b.offset + b.size)),
+    })),
+    digest: createHash("sha256").update(data).digest("hex"),
+  };
+}
+
+let counter = 0;
+function writeTemp(data: Uint8Array): string {
+  const path = join(dir, `f${counter++}`);
+  writeFileSync(path, data);
+  return path;
+}
+
+test("xxh64Hex matches the reference vectors", () => {
+  assert.equal(xxh64Hex(new Uint8Array(0)), "ef46db3751d8e999");
+  assert.equal(xxh64Hex(new TextEncoder().encode("abc")), "44bc2cf5ad770999");
+});
+
+test("hashFile equals the direct computation, on both the single-task and the split path", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 60_000 }),
+      fc.integer({ min: 6, max: 11 }),
+      async (size, log2) => {
+        const data = createHash("shake256", { outputLength: size }).update(String(size)).digest();
+        const path = writeTemp(data);
+        const p = chunkParams(1 << log2);
+        const expected = direct(data, p);
+        assert.deepEqual(await pool.hashFile(path, p), expected);
+        assert.deepEqual(await splitting.hashFile(path, p), expected);
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
+test("a 24 MiB file split into default 8 MiB segments hashes like the direct computation", async () => {
+  const data = createHash("shake256", { outputLength: 24 << 20 })
+    .update("big")
+    .digest();
+  const path = writeTemp(data);
+  const p = chunkParams(1 << 20);
+  assert.deepEqual(await pool.hashFile(path, p), direct(data, p));
+});
+
+test("concurrent hashFile calls do not mix their results", async () => {
+  const files = [1, 2, 3, 4, 5, 6].map((i) => {
+    const data = createHash("shake256", { outputLength: 20_000 * i })
+      .update(String(i))
+      .digest();
+    return { data, path: writeTemp(data) };
+  });
+  const p = chunkParams(512);
+  const results = await Promise.all(files.map((f) => splitting.hashFile(f.path, p)));
+  results.forEach((r, i) => {
+    assert.deepEqual(r, direct(files[i].data, p));
+  });
+});
+
+test("failures reject with a typed HashError", async () => {
+  const p = chunkParams(1024);
+  await assert.rejects(
+    pool.hashFile(join(dir, "missing"), p),
+    (e) => e instanceof HashError && e.code === "ENOENT",
+  );
+  mkdirSync(join(dir, "sub"));
+  await assert.rejects(
+    pool.hashFile(join(dir, "sub"), p),
+    (e) => e instanceof HashError && e.code === "ENOTFILE",
+  );
+  await assert.rejects(pool.hashFile(writeTemp(new Uint8Array(10)), { min: 5, avg: 1, max: 2 }), RangeError);
+});
+
+test("a file shorter than when hashing started is reported as changed", async () => {
+  const path = writeTemp(new Uint8Array(10));
+  const tasks: BlockTask[] = [
+    { kind: "sha256", path, size: 100 },
+    { kind: "blocks", path, offsets: [0], sizes: [100] },
+    { kind: "candidates", path, start: 0, end: 100, params: chunkParams(64) },
+  ];
+  for (const task of tasks) {
+    const result = runTask(task);
+    assert.equal(result.ok, false);
+    assert.equal(result.ok === false && result.code, "changed");
+  }
+});
