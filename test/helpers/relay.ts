@@ -427,6 +427,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const bufferSize = opts.bufferSize ?? defaultBufferSize;
   const seed = opts.seed ?? 1;
   const base = flatConditions(opts);
+  const aToBConditions = { ...perfectLink, ...base, ...opts.aToB };
+  const bToAConditions = { ...perfectLink, ...base, ...opts.bToA };
+  // Validate before binding, so a bad option cannot leak open sockets.
+  checkConditions(aToBConditions);
+  checkConditions(bToAConditions);
   const blackouts = new BlackoutSchedule(clock.now());
   for (const w of opts.blackouts ?? []) blackouts.add(w);
 
@@ -450,22 +455,16 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   sideB.on("error", countError);
 
   const target = opts.target;
-  const aToB = new ImpairedLink({ ...base, ...opts.aToB }, deriveSeed(seed, 101), blackouts, clock, (data) =>
+  const aToB = new ImpairedLink(aToBConditions, deriveSeed(seed, 101), blackouts, clock, (data) =>
     sideB.send(data, target.port, target.host),
   );
-  const bToA = new ImpairedLink(
-    { ...base, ...opts.bToA },
-    deriveSeed(seed, 202),
-    blackouts,
-    clock,
-    (data) => {
-      if (client === null) {
-        unroutable++;
-        return;
-      }
-      sideA.send(data, client.port, client.host);
-    },
-  );
+  const bToA = new ImpairedLink(bToAConditions, deriveSeed(seed, 202), blackouts, clock, (data) => {
+    if (client === null) {
+      unroutable++;
+      return;
+    }
+    sideA.send(data, client.port, client.host);
+  });
 
   sideA.on("message", (msg, rinfo) => {
     if (client === null || client.port !== rinfo.port || client.host !== rinfo.address) {
