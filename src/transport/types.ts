@@ -38,6 +38,14 @@ export interface PacketProtection {
   seal(header: Uint8Array, packetNumber: number, payload: Uint8Array): Uint8Array;
   /** Returns the plaintext, or null if authentication fails (forged, corrupted, wrong key). */
   open(header: Uint8Array, packetNumber: number, sealed: Uint8Array): Uint8Array | null;
+  /**
+   * Optional zero-copy form of `seal` for protections that leave the payload bytes unchanged (an
+   * integrity check without encryption): returns only the trailer that follows the payload, computed
+   * over the header and the payload given as consecutive parts. When present the transport sends the
+   * payload parts as they are, with no copy into a contiguous buffer; `open` must accept
+   * payload ‖ trailer. `seal` must still produce the same bytes.
+   */
+  trailer?(header: Uint8Array, packetNumber: number, parts: readonly Uint8Array[]): Uint8Array;
 }
 
 export interface EndpointOptions {
@@ -57,6 +65,13 @@ export interface EndpointOptions {
   log: Logger;
   clock?: Clock;
   random?: RandomSource;
+  /** A connected peer silent this long is declared down and re-dialed (default 5000 ms). */
+  idleTimeoutMs?: number;
+  /**
+   * `sendBulk` returns false once this many bytes of bulk messages are queued or unacknowledged on one
+   * connection (default 8 MiB); 'drain' fires when it falls to half.
+   */
+  bulkHighWaterMark?: number;
 }
 
 export interface ConnectionStats {
@@ -66,6 +81,12 @@ export interface ConnectionStats {
   packetsLost: number;
   packetsRetransmitted: number;
   bytesInFlight: number;
+  packetsReceived: number;
+  /** Current pacing rate and bottleneck bandwidth estimate of the congestion controller. */
+  pacingRateMBps: number;
+  bandwidthMBps: number;
+  /** Bulk bytes queued or awaiting acknowledgement (what `sendBulk`'s high-water mark bounds). */
+  bulkQueuedBytes: number;
 }
 
 export interface EndpointStats {
@@ -79,6 +100,8 @@ export interface EndpointStats {
   malformed: number;
   /** Datagrams from addresses not in `peers`. */
   strangers: number;
+  /** Well-formed datagrams from a peer that matched no connection or handshake (stale or unknown id). */
+  ignored: number;
 }
 
 /** One established, authenticated connection to a peer. */
@@ -87,17 +110,28 @@ export interface Connection {
   readonly peer: string;
   /** The peer's stable device id (hex). */
   readonly deviceId: string;
-  /** Ordered, reliable message channel (control/index messages, any size). */
+  /**
+   * Ordered, reliable message channel (control/index messages, up to 256 MiB each). The transport keeps
+   * a reference to `msg` until it is acknowledged: do not modify it after the call. Throws RangeError
+   * above the size limit; messages sent after the connection went down are dropped.
+   */
   sendMessage(msg: Uint8Array): void;
   /**
-   * Reliable, unordered message channel for bulk data (block payloads). A lost packet delays only the
-   * message it belongs to. Returns false when the send queue is above its high-water mark: the caller
-   * should wait for the endpoint's 'drain' event for this connection before sending more.
+   * Reliable, unordered message channel for bulk data (block payloads, 1 B to 16 MiB). A lost packet
+   * delays only the message it belongs to. Returns false when the send queue is above its high-water
+   * mark: the caller should wait for the endpoint's 'drain' event for this connection before sending
+   * more (the message itself is queued either way). Same ownership rule as `sendMessage`.
    */
   sendBulk(msg: Uint8Array): boolean;
+  /** False once the connection is down (peerDown was emitted for it). */
+  readonly open: boolean;
   stats(): ConnectionStats;
 }
 
+/**
+ * Received messages may be views into a received datagram or a reassembly buffer owned by the receiver
+ * from then on; they are never reused by the transport.
+ */
 export interface EndpointEvents {
   peerUp: [conn: Connection];
   peerDown: [conn: Connection, reason: string];

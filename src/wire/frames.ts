@@ -11,7 +11,8 @@
  *
  * ACK ranges follow RFC 9000 §19.3: the first range is [largest - length, largest]; each following
  * range ends `gap + 2` below the previous range's smallest packet and spans `length + 1` packets.
- * Decoded STREAM and BULK data are views into the payload: no copy on the receive path.
+ * STREAM and BULK frames always carry data (bulk messages are never empty). Decoded data are views into
+ * the payload: no copy on the receive path.
  */
 import { ByteReader, MAX_SAFE, varintSize, writeVarint } from "./bytes.js";
 import { DecodeError } from "./errors.js";
@@ -225,6 +226,7 @@ function decodeFrame(r: ByteReader): Frame | DecodeError {
       const offset = r.varint("stream offset");
       const length = r.varint("stream length");
       if (r.error) return r.error;
+      if (length === 0) return new DecodeError("bad-length", "empty STREAM frame");
       if (offset + length > MAX_SAFE) return new DecodeError("bad-value", "stream offset beyond 2^53");
       const data = r.view(length, "stream data");
       return r.error ?? { type, offset, data };

@@ -26,7 +26,7 @@ export const arbHeader: fc.Arbitrary<PacketHeader> = fc.record(
   { noNullPrototype: true },
 );
 
-const arbData = fc.uint8Array({ maxLength: 300 });
+const arbData = fc.uint8Array({ minLength: 1, maxLength: 300 });
 
 export const arbAckFrame: fc.Arbitrary<AckFrame> = fc
   .record({

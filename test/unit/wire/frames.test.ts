@@ -34,7 +34,7 @@ test("decodeFrames(encodeFrames(frames)) equals frames", () => {
 
 test("header-only writers produce what the frame encoder produces", () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(), fc.nat(), (data, offset, id) => {
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), fc.nat(), fc.nat(), (data, offset, id) => {
       const stream: Frame = { type: FrameType.Stream, offset, data };
       const header = new Uint8Array(streamHeaderSize(offset, data.length));
       assert.equal(writeStreamHeader(header, 0, offset, data.length), header.length);
@@ -75,6 +75,8 @@ test("malformed frames are typed errors", () => {
   assert.equal(kindOf([]), "bad-length");
   assert.equal(kindOf([0x7f]), "unknown-frame");
   assert.equal(kindOf([FrameType.Stream, 0, 5, 1, 2]), "truncated");
+  assert.equal(kindOf([FrameType.Stream, 0, 0]), "bad-length");
+  assert.equal(kindOf([FrameType.Bulk, 1, 4, 0, 0]), "bad-length");
   // ACK whose first range reaches below packet 0.
   assert.equal(kindOf([FrameType.Ack, 3, 0, 0, 4]), "bad-value");
   // ACK whose second range would start below 0: largest 3, first length 0, gap 2 -> top -1.
