@@ -1,11 +1,15 @@
 /**
  * The sync messages exchanged over an established connection (see docs/PROTOCOL.md, "Sync messages").
  * HELLO, INDEX and REQUEST travel on the ordered message channel, RESPONSE on the unordered bulk channel.
- * decode* checks structure and bounds only; whether an entry is acceptable (its path, its block list) is
- * decided per entry by validate.ts, so one bad entry does not cost the whole batch.
+ *
+ * Decoding follows src/wire's convention: it never throws, it returns the message or a DecodeError, and
+ * every count is checked against the bytes present before anything is allocated for it. decodeMessage
+ * checks structure and bounds only; whether an entry is acceptable (its path, its block list) is decided
+ * per entry by validate.ts, so one bad entry does not cost the whole batch.
  */
 import type { BlockInfo, EntryType, FileInfo, VersionVector } from "../index/types.js";
-import { ByteReader, ByteWriter, DecodeError } from "./bytes.js";
+import { ByteReader, writeU8, writeU16, writeU32, writeU64 } from "../wire/bytes.js";
+import { DecodeError } from "../wire/errors.js";
 import { MAX_PATH_BYTES } from "./paths.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -16,10 +20,10 @@ export const MessageType = { Hello: 1, Index: 2, Request: 3, Response: 4 } as co
 export const MAX_INDEX_BATCH = 1000;
 /** Devices in one version vector: far more than any real share has. */
 export const MAX_VERSION_DEVICES = 1024;
-/** Blocks per file: 2^24 blocks of the smallest size still covers 1 TiB. */
+/** Blocks per file: 2^24 blocks of the smallest size still covers 64 GiB. */
 export const MAX_BLOCKS = 1 << 24;
-/** Largest block a peer may ask for or send (4 × the largest --block-size). */
-export const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+/** Largest block a peer may ask for or send: 4 × the largest --block-size, and within one bulk message. */
+export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
 
 const DEVICE_BYTES = 16;
 const HASH_BYTES = 8;
@@ -39,7 +43,7 @@ export interface Hello {
 export interface Index {
   type: typeof MessageType.Index;
   files: FileInfo[];
-  /** The sender has now sent everything it had when it began answering (or last announced). */
+  /** The sender has now sent every entry it had when it began this announcement. */
   complete: boolean;
 }
 
@@ -69,54 +73,94 @@ export interface Response {
 export type Message = Hello | Index | Request | Response;
 
 const entryTypes: readonly EntryType[] = ["file", "dir", "symlink"];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export function encodeHello(deviceId: string, since: number): Uint8Array {
-  return new ByteWriter(32)
-    .u8(MessageType.Hello)
-    .u8(PROTOCOL_VERSION)
-    .hex(deviceId, DEVICE_BYTES)
-    .u64(since)
-    .finish();
+// ---- encoding (local values: out-of-range input is a bug and throws RangeError) ----
+
+function writeHex(out: Buffer, p: number, hex: string, n: number): number {
+  // Buffer.write stops at the first non-hex character, so a short count exposes malformed input.
+  if (hex.length !== n * 2 || out.write(hex, p, n, "hex") !== n) {
+    throw new RangeError(`expected ${n} hex bytes: ${JSON.stringify(hex)}`);
+  }
+  return p + n;
 }
 
-function writeFile(w: ByteWriter, f: FileInfo): void {
-  w.str16(f.path)
-    .u8(entryTypes.indexOf(f.type))
-    .u8(f.deleted ? 1 : 0)
-    .u64(f.size)
-    .f64(f.mtimeMs)
-    .u16(f.mode);
+function writeStr16(out: Buffer, p: number, s: string, byteLength: number): number {
+  if (byteLength > 0xffff) throw new RangeError("string longer than 65535 bytes");
+  p = writeU16(out, p, byteLength);
+  return p + out.write(s, p, byteLength, "utf8");
+}
+
+export function encodeHello(deviceId: string, since: number): Uint8Array {
+  const out = Buffer.allocUnsafe(2 + DEVICE_BYTES + 8);
+  let p = writeU8(out, 0, MessageType.Hello);
+  p = writeU8(out, p, PROTOCOL_VERSION);
+  p = writeHex(out, p, deviceId, DEVICE_BYTES);
+  writeU64(out, p, since);
+  return out;
+}
+
+function fileSize(f: FileInfo, pathBytes: number, targetBytes: number): number {
+  const fixed = 2 + 1 + 1 + 8 + 8 + 2 + 2 + DEVICE_BYTES + 8 + 4 + 1 + 2;
+  const version = Object.keys(f.version).length * VERSION_ENTRY_BYTES;
+  const digest = f.digest === "" ? 0 : DIGEST_BYTES;
+  return fixed + pathBytes + version + f.blocks.length * BLOCK_ENTRY_BYTES + digest + targetBytes;
+}
+
+function writeFile(out: Buffer, p: number, f: FileInfo, pathBytes: number, targetBytes: number): number {
+  p = writeStr16(out, p, f.path, pathBytes);
+  p = writeU8(out, p, entryTypes.indexOf(f.type));
+  p = writeU8(out, p, f.deleted ? 1 : 0);
+  p = writeU64(out, p, f.size);
+  p = out.writeDoubleBE(f.mtimeMs, p);
+  p = writeU16(out, p, f.mode);
   const devices = Object.keys(f.version);
-  w.u16(devices.length);
-  for (const d of devices) w.hex(d, DEVICE_BYTES).u64(f.version[d]!);
-  w.hex(f.modifiedBy, DEVICE_BYTES).u64(f.sequence).u32(f.blocks.length);
-  for (const b of f.blocks) w.u32(b.size).hex(b.hash, HASH_BYTES);
-  if (f.digest === "") w.u8(0);
-  else w.u8(DIGEST_BYTES).hex(f.digest, DIGEST_BYTES);
-  w.str16(f.target);
+  p = writeU16(out, p, devices.length);
+  for (const d of devices) {
+    p = writeHex(out, p, d, DEVICE_BYTES);
+    p = writeU64(out, p, f.version[d]!);
+  }
+  p = writeHex(out, p, f.modifiedBy, DEVICE_BYTES);
+  p = writeU64(out, p, f.sequence);
+  p = writeU32(out, p, f.blocks.length);
+  for (const b of f.blocks) {
+    p = writeU32(out, p, b.size);
+    p = writeHex(out, p, b.hash, HASH_BYTES);
+  }
+  if (f.digest === "") {
+    p = writeU8(out, p, 0);
+  } else {
+    p = writeU8(out, p, DIGEST_BYTES);
+    p = writeHex(out, p, f.digest, DIGEST_BYTES);
+  }
+  return writeStr16(out, p, f.target, targetBytes);
 }
 
 /** One INDEX message; callers split their entries into batches of at most MAX_INDEX_BATCH. */
 export function encodeIndex(files: readonly FileInfo[], complete: boolean): Uint8Array {
   if (files.length > MAX_INDEX_BATCH) throw new RangeError(`index batch of ${files.length} entries`);
-  const w = new ByteWriter(64 + files.length * 128);
-  w.u8(MessageType.Index)
-    .u8(complete ? 1 : 0)
-    .u16(files.length);
-  for (const f of files) writeFile(w, f);
-  return w.finish();
+  const lengths = files.map((f) => [Buffer.byteLength(f.path), Buffer.byteLength(f.target)] as const);
+  let size = 4;
+  for (let i = 0; i < files.length; i++) size += fileSize(files[i]!, lengths[i]![0], lengths[i]![1]);
+  const out = Buffer.allocUnsafe(size);
+  let p = writeU8(out, 0, MessageType.Index);
+  p = writeU8(out, p, complete ? 1 : 0);
+  p = writeU16(out, p, files.length);
+  for (let i = 0; i < files.length; i++) p = writeFile(out, p, files[i]!, lengths[i]![0], lengths[i]![1]);
+  return out;
 }
 
 export function encodeRequest(r: Omit<Request, "type">): Uint8Array {
-  return new ByteWriter(96 + r.path.length)
-    .u8(MessageType.Request)
-    .u32(r.reqId)
-    .str16(r.path)
-    .hex(r.digest, DIGEST_BYTES)
-    .u64(r.offset)
-    .u32(r.size)
-    .hex(r.hash, HASH_BYTES)
-    .finish();
+  const pathBytes = Buffer.byteLength(r.path);
+  const out = Buffer.allocUnsafe(1 + 4 + 2 + pathBytes + DIGEST_BYTES + 8 + 4 + HASH_BYTES);
+  let p = writeU8(out, 0, MessageType.Request);
+  p = writeU32(out, p, r.reqId);
+  p = writeStr16(out, p, r.path, pathBytes);
+  p = writeHex(out, p, r.digest, DIGEST_BYTES);
+  p = writeU64(out, p, r.offset);
+  p = writeU32(out, p, r.size);
+  writeHex(out, p, r.hash, HASH_BYTES);
+  return out;
 }
 
 /** Bytes in front of a RESPONSE's data, so that the server can read the block straight behind them. */
@@ -124,10 +168,7 @@ export const RESPONSE_HEADER_BYTES = 6;
 
 /** Fills the header of a RESPONSE whose data occupies `buf` from RESPONSE_HEADER_BYTES to the end. */
 export function writeResponseHeader(buf: Uint8Array, reqId: number, status: ResponseStatus): void {
-  const view = new DataView(buf.buffer, buf.byteOffset, RESPONSE_HEADER_BYTES);
-  view.setUint8(0, MessageType.Response);
-  view.setUint32(1, reqId);
-  view.setUint8(5, status);
+  writeU8(buf, writeU32(buf, writeU8(buf, 0, MessageType.Response), reqId), status);
 }
 
 export function encodeResponse(reqId: number, status: ResponseStatus, data: Uint8Array): Uint8Array {
@@ -137,20 +178,41 @@ export function encodeResponse(reqId: number, status: ResponseStatus, data: Uint
   return buf;
 }
 
-function readDevice(r: ByteReader, what: string): string {
-  return r.hex(DEVICE_BYTES, what);
+// ---- decoding (peer input: never throws) ----
+
+function readHex(r: ByteReader, n: number, what: string): string {
+  return Buffer.from(r.view(n, what)).toString("hex");
+}
+
+function readF64(r: ByteReader, what: string): number {
+  const v = r.view(8, what);
+  return r.error ? 0 : new DataView(v.buffer, v.byteOffset, 8).getFloat64(0);
+}
+
+/** UTF-8 with a u16 byte length; invalid UTF-8 is an error, not U+FFFD: a path must mean one name. */
+function readStr16(r: ByteReader, max: number, what: string): string {
+  const len = r.u16(what);
+  if (len > max) r.fail("oversized", `${what} of ${len} bytes, limit ${max}`);
+  const bytes = r.view(len, what);
+  if (r.error) return "";
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    r.fail("bad-value", `${what} is not valid UTF-8`);
+    return "";
+  }
 }
 
 function readVersion(r: ByteReader): VersionVector {
   const count = r.u16("version count");
-  if (count > MAX_VERSION_DEVICES) throw new DecodeError(`version vector of ${count} devices`);
-  if (count * VERSION_ENTRY_BYTES > r.remaining) throw new DecodeError("truncated version vector");
+  if (count > MAX_VERSION_DEVICES) r.fail("oversized", `version vector of ${count} devices`);
+  if (count * VERSION_ENTRY_BYTES > r.remaining) r.fail("bad-length", "version vector beyond message end");
   const version: VersionVector = {};
-  for (let i = 0; i < count; i++) {
-    const device = readDevice(r, "version device");
+  for (let i = 0; i < count && !r.error; i++) {
+    const device = readHex(r, DEVICE_BYTES, "version device");
     const counter = r.u64("version counter");
-    if (counter === 0) throw new DecodeError("zero version counter");
-    if (device in version) throw new DecodeError("duplicate device in version vector");
+    if (counter === 0) r.fail("bad-value", "zero version counter");
+    if (device in version) r.fail("bad-value", "duplicate device in version vector");
     version[device] = counter;
   }
   return version;
@@ -158,40 +220,41 @@ function readVersion(r: ByteReader): VersionVector {
 
 function readBlocks(r: ByteReader): BlockInfo[] {
   const count = r.u32("block count");
-  if (count > MAX_BLOCKS) throw new DecodeError(`${count} blocks`);
-  // Checked before allocating: the array can never be larger than the message that describes it.
-  if (count * BLOCK_ENTRY_BYTES > r.remaining) throw new DecodeError("truncated block list");
+  if (count > MAX_BLOCKS) r.fail("oversized", `${count} blocks`);
+  // Checked before allocating: the array is never larger than the message that describes it.
+  if (count * BLOCK_ENTRY_BYTES > r.remaining) r.fail("bad-length", "block list beyond message end");
+  if (r.error) return [];
   const blocks: BlockInfo[] = new Array(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
     const size = r.u32("block size");
-    if (size === 0 || size > MAX_BLOCK_BYTES) throw new DecodeError(`block size ${size}`);
-    blocks[i] = { offset, size, hash: r.hex(HASH_BYTES, "block hash") };
+    if (size === 0 || size > MAX_BLOCK_BYTES) r.fail("bad-value", `block size ${size}`);
+    blocks[i] = { offset, size, hash: readHex(r, HASH_BYTES, "block hash") };
     offset += size;
   }
   return blocks;
 }
 
 function readFile(r: ByteReader): FileInfo {
-  const path = r.str16(MAX_PATH_BYTES, "path");
-  const type = entryTypes[r.u8("entry type")];
-  if (type === undefined) throw new DecodeError("unknown entry type");
+  const path = readStr16(r, MAX_PATH_BYTES, "path");
+  const typeCode = r.u8("entry type");
+  const type = entryTypes[typeCode] ?? "file";
+  if (typeCode >= entryTypes.length) r.fail("bad-value", `entry type ${typeCode}`);
   const flags = r.u8("entry flags");
-  if (flags > 1) throw new DecodeError(`unknown entry flags ${flags}`);
+  if (flags > 1) r.fail("bad-value", `entry flags ${flags}`);
   const size = r.u64("size");
-  const mtimeMs = r.f64("mtime");
-  if (!Number.isFinite(mtimeMs) || Math.abs(mtimeMs) > MAX_MTIME_MS)
-    throw new DecodeError("mtime out of range");
+  const mtimeMs = readF64(r, "mtime");
+  if (!(Math.abs(mtimeMs) <= MAX_MTIME_MS)) r.fail("bad-value", "mtime out of range");
   const mode = r.u16("mode");
-  if (mode > 0o7777) throw new DecodeError(`mode ${mode.toString(8)}`);
+  if (mode > 0o7777) r.fail("bad-value", `mode ${mode.toString(8)}`);
   const version = readVersion(r);
-  const modifiedBy = readDevice(r, "modifiedBy");
+  const modifiedBy = readHex(r, DEVICE_BYTES, "modifiedBy");
   const sequence = r.u64("sequence");
   const blocks = readBlocks(r);
   const digestLen = r.u8("digest length");
-  if (digestLen !== 0 && digestLen !== DIGEST_BYTES) throw new DecodeError(`digest length ${digestLen}`);
-  const digest = r.hex(digestLen, "digest");
-  const target = r.str16(MAX_PATH_BYTES, "link target");
+  if (digestLen !== 0 && digestLen !== DIGEST_BYTES) r.fail("bad-value", `digest length ${digestLen}`);
+  const digest = readHex(r, digestLen, "digest");
+  const target = readStr16(r, MAX_PATH_BYTES, "link target");
   return {
     path,
     type,
@@ -208,58 +271,50 @@ function readFile(r: ByteReader): FileInfo {
   };
 }
 
-function decodeHello(r: ByteReader): Hello {
+function decodeHello(r: ByteReader): Hello | DecodeError {
   const version = r.u8("protocol version");
-  if (version !== PROTOCOL_VERSION) throw new DecodeError(`protocol version ${version}`);
-  const hello: Hello = {
-    type: MessageType.Hello,
-    deviceId: readDevice(r, "device id"),
-    since: r.u64("since"),
-  };
-  r.end("HELLO");
-  return hello;
+  if (!r.error && version !== PROTOCOL_VERSION) {
+    return new DecodeError("unknown-version", `sync protocol version ${version}`, version);
+  }
+  const deviceId = readHex(r, DEVICE_BYTES, "device id");
+  const since = r.u64("since");
+  return r.error ?? { type: MessageType.Hello, deviceId, since };
 }
 
-function decodeIndex(r: ByteReader): Index {
+function decodeIndex(r: ByteReader): Index | DecodeError {
   const flags = r.u8("index flags");
-  if (flags > 1) throw new DecodeError(`unknown index flags ${flags}`);
+  if (flags > 1) r.fail("bad-value", `index flags ${flags}`);
   const count = r.u16("index count");
-  if (count > MAX_INDEX_BATCH) throw new DecodeError(`index batch of ${count} entries`);
+  if (count > MAX_INDEX_BATCH) r.fail("oversized", `index batch of ${count} entries`);
   const files: FileInfo[] = [];
-  for (let i = 0; i < count; i++) files.push(readFile(r));
-  r.end("INDEX");
-  return { type: MessageType.Index, files, complete: flags === 1 };
+  for (let i = 0; i < count && !r.error; i++) files.push(readFile(r));
+  return r.error ?? { type: MessageType.Index, files, complete: flags === 1 };
 }
 
-function decodeRequest(r: ByteReader): Request {
+function decodeRequest(r: ByteReader): Request | DecodeError {
   const reqId = r.u32("request id");
-  const path = r.str16(MAX_PATH_BYTES, "path");
-  const digest = r.hex(DIGEST_BYTES, "digest");
+  const path = readStr16(r, MAX_PATH_BYTES, "path");
+  const digest = readHex(r, DIGEST_BYTES, "digest");
   const offset = r.u64("offset");
   const size = r.u32("size");
-  if (size === 0 || size > MAX_BLOCK_BYTES) throw new DecodeError(`request size ${size}`);
-  const hash = r.hex(HASH_BYTES, "hash");
-  r.end("REQUEST");
-  return { type: MessageType.Request, reqId, path, digest, offset, size, hash };
+  if (size === 0 || size > MAX_BLOCK_BYTES) r.fail("bad-value", `request size ${size}`);
+  const hash = readHex(r, HASH_BYTES, "hash");
+  return r.error ?? { type: MessageType.Request, reqId, path, digest, offset, size, hash };
 }
 
-function decodeResponse(r: ByteReader): Response {
+function decodeResponse(r: ByteReader): Response | DecodeError {
   const reqId = r.u32("request id");
   const status = r.u8("status");
   if (status !== ResponseStatus.Ok && status !== ResponseStatus.Unavailable) {
-    throw new DecodeError(`unknown response status ${status}`);
+    r.fail("bad-value", `response status ${status}`);
   }
-  const data = r.rest();
-  if (data.byteLength > MAX_BLOCK_BYTES) throw new DecodeError(`response of ${data.byteLength} bytes`);
-  if (status !== ResponseStatus.Ok && data.byteLength !== 0)
-    throw new DecodeError("data in a failure response");
-  return { type: MessageType.Response, reqId, status, data };
+  if (r.remaining > MAX_BLOCK_BYTES) r.fail("oversized", `response of ${r.remaining} bytes`);
+  if (status !== ResponseStatus.Ok && r.remaining !== 0) r.fail("bad-length", "data in a failure response");
+  const data = r.view(r.remaining, "data");
+  return r.error ?? { type: MessageType.Response, reqId, status: status as ResponseStatus, data };
 }
 
-/** Decodes any sync message; throws DecodeError (and nothing else) on malformed input. */
-export function decodeMessage(bytes: Uint8Array): Message {
-  const r = new ByteReader(bytes);
-  const type = r.u8("message type");
+function decodeBody(r: ByteReader, type: number): Message | DecodeError {
   switch (type) {
     case MessageType.Hello:
       return decodeHello(r);
@@ -270,6 +325,15 @@ export function decodeMessage(bytes: Uint8Array): Message {
     case MessageType.Response:
       return decodeResponse(r);
     default:
-      throw new DecodeError(`unknown message type ${type}`);
+      return r.error ?? new DecodeError("unknown-type", `sync message type ${type}`);
   }
+}
+
+/** Decodes any sync message, or says why it is malformed. */
+export function decodeMessage(bytes: Uint8Array): Message | DecodeError {
+  const r = new ByteReader(bytes);
+  const message = decodeBody(r, r.u8("message type"));
+  if (message instanceof DecodeError) return message;
+  if (r.remaining !== 0) return new DecodeError("bad-length", `${r.remaining} trailing bytes after message`);
+  return message;
 }

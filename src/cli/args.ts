@@ -1,0 +1,270 @@
+/**
+ * Command-line parsing: turns argv into a validated command, or a one-line usage error naming the flag.
+ * Nothing here touches the network or the share; the only I/O is reading --key-file, so that a bad key
+ * is a usage error (exit 2) before anything starts.
+ */
+import { isIPv4 } from "node:net";
+import { resolve } from "node:path";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { AEAD_BACKENDS, type AeadBackend } from "../crypto/aead.js";
+import { KeyError, type KeyErrorCode, type ResolvedKey, resolveKey } from "../crypto/key.js";
+import { MAX_BLOCK_BYTES } from "../sync/protocol.js";
+import type { PeerAddress } from "../transport/types.js";
+import type { LogLevel } from "../util/log.js";
+import { MIN_PACKET_SIZE } from "../wire/handshake.js";
+import { MAX_DATAGRAM } from "../wire/header.js";
+
+export const ExitCode = {
+  Ok: 0,
+  /** Runtime failure: cannot bind, cannot open the index, unexpected error. */
+  Failure: 1,
+  /** Bad command line: unknown flag, invalid value, missing key. */
+  Usage: 2,
+} as const;
+
+export const DEFAULT_PORT = 22001;
+export const MIN_PORT = 20000;
+export const MAX_PORT = 30000;
+export const DEFAULT_BLOCK_SIZE = 128 * 1024;
+export const MIN_BLOCK_SIZE = 4 * 1024;
+/** Blocks reach 4 × the average: the largest must still fit one bulk message. */
+export const MAX_BLOCK_SIZE = MAX_BLOCK_BYTES / 4;
+export const MAX_WINDOW = 65536;
+
+export type CompressMode = "auto" | "on" | "off";
+export type LogFormat = "text" | "json";
+
+export interface RunOptions {
+  /** Absolute path of the share folder. */
+  dir: string;
+  bind: string;
+  port: number;
+  peers: PeerAddress[];
+  /** The PSK passphrase when encryption is on, else null. */
+  key: ResolvedKey | null;
+  /** Packets in flight per connection; undefined leaves the transport's default. */
+  window: number | undefined;
+  blockSize: number;
+  /** UDP payload size; undefined picks the transport's default for the bind address. */
+  packetSize: number | undefined;
+  crypto: AeadBackend;
+  compress: CompressMode;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+}
+
+export type CliCommand =
+  | { kind: "run"; options: RunOptions }
+  | { kind: "status"; dir: string; json: boolean }
+  /** Help or version was printed, or a usage error was reported: exit with this code. */
+  | { kind: "exit"; code: number };
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+function integerIn(min: number, max: number, what: string): (value: string) => number {
+  return (value) => {
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${what} must be an integer from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+const parsePort = integerIn(MIN_PORT, MAX_PORT, "port");
+const SUFFIX: Record<string, number> = { "": 1, k: 1024, m: 1024 * 1024 };
+
+/** A byte count: plain bytes, or with a K/M suffix (binary: 128K = 131072). */
+function bytesIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const m = /^(\d+)([kKmM]?)(?:i?[bB])?$/.exec(value);
+    const n = m ? Number(m[1]) * SUFFIX[m[2]!.toLowerCase()]! : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`must be a size from ${min} to ${max} bytes (suffix K or M allowed).`);
+    }
+    return n;
+  };
+}
+
+function parseIPv4(value: string): string {
+  if (!isIPv4(value)) throw new InvalidArgumentError("must be an IPv4 address.");
+  return value;
+}
+
+/** `ip[,ip:port...]`; a peer without a port gets our own port, filled in once --port is known. */
+function parsePeers(value: string): PeerAddress[] {
+  const peers: PeerAddress[] = [];
+  for (const item of value.split(",")) {
+    const m = /^([^:]+)(?::(\d+))?$/.exec(item.trim());
+    if (!m || !isIPv4(m[1]!)) throw new InvalidArgumentError(`"${item}" is not ip or ip:port.`);
+    const port = m[2] === undefined ? 0 : parsePort(m[2]);
+    peers.push({ host: m[1]!, port });
+  }
+  return peers;
+}
+
+const EXAMPLES = `
+Examples:
+  # Three hosts on one machine, each seeing the two others:
+  left --dir /srv/a --bind 127.0.0.2 --ip 127.0.0.3,127.0.0.4
+  left --dir /srv/b --bind 127.0.0.3 --ip 127.0.0.2,127.0.0.4
+  left --dir /srv/c --bind 127.0.0.4 --ip 127.0.0.2,127.0.0.3
+
+  # Encrypted, key from a file, a peer on another port:
+  left --dir ~/share --encryption yes --key-file ~/.left-key --ip 10.0.0.7:22002
+
+  # What is this host doing?
+  left status --dir ~/share
+
+Environment:
+  LEFT_KEY   pre-shared key (used when neither --key nor --key-file is given)
+
+Exit codes:
+  0  clean shutdown (SIGINT/SIGTERM), or help/status printed
+  1  runtime failure (port in use, unreadable share or index, no status file)
+  2  invalid command line (unknown flag, bad value, encryption without a key)
+`;
+
+interface RawRunOptions {
+  dir?: string;
+  bind: string;
+  port: number;
+  ip?: PeerAddress[];
+  encryption?: "yes" | "no";
+  key?: string;
+  keyFile?: string;
+  window?: number;
+  blockSize: number;
+  packetSize?: number;
+  crypto: AeadBackend;
+  compress: CompressMode;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+}
+
+class UsageError extends Error {}
+
+/** The flag each key problem is about, so that the one-line error names it. */
+const KEY_ERROR_FLAG: Record<KeyErrorCode, string> = {
+  missing: "--encryption yes",
+  conflict: "--key/--key-file",
+  empty: "--key",
+  unreadable: "--key-file",
+  "too-large": "--key-file",
+};
+
+function toRunOptions(raw: RawRunOptions, env: CliIo["env"]): RunOptions {
+  if (raw.dir === undefined) throw new UsageError("required option '--dir <folder>' not specified");
+  if (raw.ip === undefined) throw new UsageError("required option '--ip <peer>[,<peer>...]' not specified");
+  const keyInputs = { key: raw.key, keyFile: raw.keyFile, env, required: raw.encryption === "yes" };
+  const key = raw.encryption === "no" ? null : resolveKey(keyInputs);
+  if (key instanceof KeyError) throw new UsageError(`${KEY_ERROR_FLAG[key.code]}: ${key.message}`);
+  return {
+    dir: resolve(raw.dir),
+    bind: raw.bind,
+    port: raw.port,
+    peers: raw.ip.map((p) => ({ host: p.host, port: p.port === 0 ? raw.port : p.port })),
+    key,
+    window: raw.window,
+    blockSize: raw.blockSize,
+    packetSize: raw.packetSize,
+    crypto: raw.crypto,
+    compress: raw.compress,
+    logFormat: raw.logFormat,
+    logLevel: raw.logLevel,
+  };
+}
+
+function buildProgram(io: CliIo, onCommand: (c: CliCommand) => void): Command {
+  const program = new Command("left")
+    .description("LEFT: keeps a folder identical on several hosts, peer to peer, over its own UDP protocol.")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    // Not commander's requiredOption: those would also be demanded from `left status`.
+    .enablePositionalOptions()
+    .option("--dir <folder>", "share folder (created if missing; LEFT keeps its state in <folder>/.left)")
+    .addOption(
+      new Option("--bind <ip>", "local IPv4 address to bind").default("0.0.0.0").argParser(parseIPv4),
+    )
+    .addOption(
+      new Option("--port <n>", `UDP port, ${MIN_PORT}-${MAX_PORT}`)
+        .default(DEFAULT_PORT)
+        .argParser(parsePort),
+    )
+    .addOption(new Option("--ip <peer>[,<peer>...]", "peers: ip (our port) or ip:port").argParser(parsePeers))
+    .addOption(
+      new Option(
+        "--encryption <yes|no>",
+        "encrypt and authenticate with a pre-shared key (default: yes if a key is given)",
+      ).choices(["yes", "no"]),
+    )
+    .option("--key <passphrase>", "pre-shared key (visible in ps: prefer --key-file or LEFT_KEY)")
+    .option("--key-file <path>", "file holding the pre-shared key")
+    .addOption(
+      new Option("--window <packets>", "max packets in flight per peer").argParser(
+        integerIn(1, MAX_WINDOW, "window"),
+      ),
+    )
+    .addOption(
+      new Option("--block-size <bytes>", "average content-defined block size")
+        .default(DEFAULT_BLOCK_SIZE, "128K")
+        .argParser(bytesIn(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)),
+    )
+    .addOption(
+      new Option("--packet-size <bytes>", "UDP payload size (default: suits the bind address)").argParser(
+        bytesIn(MIN_PACKET_SIZE, MAX_DATAGRAM),
+      ),
+    )
+    .addOption(
+      new Option("--crypto <backend>", "AEAD implementation").choices(AEAD_BACKENDS).default("native"),
+    )
+    .addOption(
+      new Option("--compress <mode>", "compress block data").choices(["auto", "on", "off"]).default("auto"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "log line format").choices(["text", "json"]).default("text"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "least severe level logged")
+        .choices(["debug", "info", "warn", "error"])
+        .default("info"),
+    )
+    .addHelpText("after", EXAMPLES)
+    .action((raw: RawRunOptions) => onCommand({ kind: "run", options: toRunOptions(raw, io.env) }));
+
+  program
+    .command("status")
+    .description("print the state of the LEFT instance running on a share folder")
+    .requiredOption("--dir <folder>", "share folder")
+    .option("--json", "print the raw status.json")
+    .action((raw: { dir: string; json?: boolean }) =>
+      onCommand({ kind: "status", dir: resolve(raw.dir), json: raw.json === true }),
+    );
+  return program;
+}
+
+/** Parses `argv` (without node and script). Never exits the process: usage problems come back as exit 2. */
+export function parseCli(argv: readonly string[], io: CliIo): CliCommand {
+  let command: CliCommand = { kind: "exit", code: ExitCode.Usage };
+  const program = buildProgram(io, (c) => {
+    command = c;
+  });
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}\n`);
+      return { kind: "exit", code: ExitCode.Usage };
+    }
+    if (err instanceof CommanderError) {
+      return { kind: "exit", code: err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage };
+    }
+    throw err;
+  }
+  return command;
+}

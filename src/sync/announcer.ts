@@ -1,0 +1,65 @@
+/**
+ * Sends this host's index to peers, incrementally by local sequence: after a peer's HELLO ("from sequence
+ * S") everything newer than S, and from then on every local change (scanned or pulled) as it is
+ * recorded. Per peer only the last sequence sent is kept, so nothing is sent twice or skipped.
+ */
+import type { Connection } from "../transport/types.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import type { SyncIndex } from "./ports.js";
+import { encodeIndex, MAX_INDEX_BATCH } from "./protocol.js";
+
+export class Announcer {
+  /** Peers that sent HELLO → highest local sequence sent to them. */
+  private readonly sent = new Map<Connection, number>();
+  private timer: TimerHandle | null = null;
+
+  constructor(
+    private readonly db: SyncIndex,
+    private readonly clock: Clock,
+    /** Local changes arriving within this window go out together. */
+    private readonly batchMs = 20,
+  ) {}
+
+  /** The peer asks for entries after `since`: send them now, marked complete. */
+  hello(conn: Connection, since: number): void {
+    // A peer that claims to know more than we ever had is looking at an index we no longer have.
+    this.sent.set(conn, since > this.db.localSequence() ? 0 : since);
+    this.flush(conn, true);
+  }
+
+  peerDown(conn: Connection): void {
+    this.sent.delete(conn);
+  }
+
+  /** Local entries changed: announce them shortly (coalescing bursts into few messages). */
+  changed(): void {
+    this.timer ??= this.clock.setTimeout(() => {
+      this.timer = null;
+      for (const conn of this.sent.keys()) this.flush(conn, false);
+    }, this.batchMs);
+  }
+
+  /** Every peer that asked has been sent everything up to our current sequence. */
+  get caughtUp(): boolean {
+    const seq = this.db.localSequence();
+    for (const s of this.sent.values()) if (s < seq) return false;
+    return this.timer === null;
+  }
+
+  close(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  private flush(conn: Connection, always: boolean): void {
+    const from = this.sent.get(conn);
+    if (from === undefined) return;
+    const files = this.db.localSince(from);
+    if (files.length === 0 && !always) return;
+    for (let i = 0; i < files.length || i === 0; i += MAX_INDEX_BATCH) {
+      const batch = files.slice(i, i + MAX_INDEX_BATCH);
+      conn.sendMessage(encodeIndex(batch, i + MAX_INDEX_BATCH >= files.length));
+    }
+    if (files.length > 0) this.sent.set(conn, files[files.length - 1]!.sequence);
+  }
+}

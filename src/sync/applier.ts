@@ -1,0 +1,212 @@
+/**
+ * Makes one decided change visible in the share: renames an assembled file into place, creates a
+ * directory or link, deletes, or adopts a version whose bytes are already here. Every change:
+ *   - holds the path, so the scanner does not take LEFT's own write for a local edit;
+ *   - first checks that the local entry is still the one the decision was made against and that the
+ *     disk still matches the index: otherwise there is a local edit the scanner has not indexed yet,
+ *     and overwriting it would lose data, so the change waits (the edit then becomes a normal conflict);
+ *   - never writes through a symlinked parent (checkParents);
+ *   - records the result with recordPulled, so the new local version is announced like any other.
+ */
+import { randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
+import { chmod, lstat, mkdir, rename, rmdir, symlink, unlink, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import type { FileInfo, StatRecord } from "../index/types.js";
+import { bumpVersion, compareVersions } from "../index/version.js";
+import type { Logger } from "../util/log.js";
+import { TMP_DIR } from "./assembler.js";
+import { conflictName } from "./conflicts.js";
+import type { Need } from "./needs.js";
+import { checkParents } from "./paths.js";
+import type { SyncFolder, SyncIndex } from "./ports.js";
+
+/**
+ * - done: applied and recorded
+ * - stale: the local entry changed since the decision: decide again
+ * - local-change: the disk differs from the index (an edit not yet indexed): try again after a scan
+ * - blocked: cannot be applied now (directory not empty, unsafe parent, I/O error): retry later
+ */
+export type ApplyOutcome = "done" | "stale" | "local-change" | "blocked";
+
+export interface ApplierOptions {
+  dir: string;
+  db: SyncIndex;
+  folder: SyncFolder;
+  log: Logger;
+}
+
+/** Conflict names tried before giving up (the first is almost always free). */
+const MAX_CONFLICT_ATTEMPTS = 20;
+
+async function lstatOrNull(abs: string): Promise<Stats | null> {
+  try {
+    return await lstat(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw err;
+  }
+}
+
+function typeOf(st: Stats): StatRecord["type"] | "other" {
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "dir";
+  if (st.isSymbolicLink()) return "symlink";
+  return "other";
+}
+
+/**
+ * Whether what is on disk is what the index last saw. A vanished entry is fine (its deletion is not
+ * indexed yet, and the incoming version is newer or wins anyway); a directory's own mtime changes with its
+ * children, so only its type is compared.
+ */
+export function diskMatchesIndex(
+  cur: Stats | null,
+  local: FileInfo | undefined,
+  stat: StatRecord | undefined,
+): boolean {
+  if (local === undefined || local.deleted) return cur === null;
+  if (cur === null) return true;
+  if (stat === undefined || typeOf(cur) !== stat.type) return false;
+  if (stat.type === "dir") return true;
+  return cur.size === stat.size && cur.mtimeMs === stat.mtimeMs && cur.ino === stat.ino;
+}
+
+function sameVersion(a: FileInfo | undefined, b: FileInfo | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return compareVersions(a.version, b.version) === "equal" && a.deleted === b.deleted;
+}
+
+function withoutSequence(info: FileInfo): Omit<FileInfo, "sequence"> {
+  const { sequence: _, ...rest } = info;
+  return rest;
+}
+
+export class Applier {
+  constructor(private readonly opts: ApplierOptions) {}
+
+  private abs(path: string): string {
+    return join(this.opts.dir, path);
+  }
+
+  /**
+   * Applies `need`, decided against the local entry `base`. For a pull, `tmpPath` is the assembled and
+   * verified file.
+   */
+  async apply(need: Need, base: FileInfo | undefined, tmpPath?: string): Promise<ApplyOutcome> {
+    const { path } = need.target;
+    const { db, folder, log } = this.opts;
+    folder.hold(path);
+    try {
+      const local = db.getLocal(path);
+      if (!sameVersion(local, base)) return "stale";
+      const abs = this.abs(path);
+      const cur = await lstatOrNull(abs);
+      if (!diskMatchesIndex(cur, local, db.getStat(path))) return "local-change";
+      if (need.op !== "delete" && !need.target.deleted) await checkParents(this.opts.dir, path, true);
+      await this.change(need, abs, cur, tmpPath);
+      await folder.recordPulled(withoutSequence(need.target));
+      return "done";
+    } catch (err) {
+      log.log("warn", "apply.blocked", `cannot ${need.op} yet`, { path, error: String(err) });
+      return "blocked";
+    } finally {
+      folder.release(path);
+    }
+  }
+
+  private async change(
+    need: Need,
+    abs: string,
+    cur: Stats | null,
+    tmpPath: string | undefined,
+  ): Promise<void> {
+    const t = need.target;
+    switch (need.op) {
+      case "pull":
+        if (tmpPath === undefined) throw new Error("pull without an assembled file");
+        await chmod(tmpPath, t.mode);
+        await utimes(tmpPath, t.mtimeMs / 1000, t.mtimeMs / 1000);
+        await this.makeRoom(need, abs, cur);
+        await rename(tmpPath, abs);
+        return;
+      case "mkdir":
+        if (cur?.isDirectory()) {
+          await chmod(abs, t.mode);
+          return;
+        }
+        await this.makeRoom(need, abs, cur);
+        await mkdir(abs, { mode: t.mode });
+        await chmod(abs, t.mode);
+        return;
+      case "symlink": {
+        // Created aside and renamed over, so the path never briefly points nowhere.
+        const tmpLink = join(this.opts.dir, TMP_DIR, `${randomBytes(8).toString("hex")}.link`);
+        await symlink(t.target, tmpLink);
+        await this.makeRoom(need, abs, cur);
+        await rename(tmpLink, abs);
+        return;
+      }
+      case "delete":
+        if (cur === null) return;
+        if (cur.isDirectory()) await rmdir(abs);
+        else await unlink(abs);
+        return;
+      case "adopt":
+        if (t.deleted || cur === null) return;
+        if (!cur.isSymbolicLink() && (cur.mode & 0o7777) !== t.mode) await chmod(abs, t.mode);
+        if (cur.isFile() && cur.mtimeMs !== t.mtimeMs) await utimes(abs, t.mtimeMs / 1000, t.mtimeMs / 1000);
+        return;
+    }
+  }
+
+  /**
+   * Clears the path for a new entry: the losing side of a conflict is kept under its conflict name; a
+   * directory in the way is removed only if empty (rename cannot replace it); files and links are simply
+   * replaced by the rename.
+   */
+  private async makeRoom(need: Need, abs: string, cur: Stats | null): Promise<void> {
+    if (cur === null) return;
+    if (need.loser !== null) {
+      await this.keepConflictCopy(need.loser, abs, cur);
+      return;
+    }
+    if (cur.isDirectory()) await rmdir(abs);
+  }
+
+  /**
+   * Renames the losing local entry to its conflict name and records it as a new local file, so it syncs to
+   * every peer like any other. A directory is renamed only; the scanner indexes its moved contents.
+   */
+  private async keepConflictCopy(loser: FileInfo, abs: string, cur: Stats): Promise<void> {
+    const { db, folder, log } = this.opts;
+    let name = "";
+    for (let attempt = 1; attempt <= MAX_CONFLICT_ATTEMPTS && name === ""; attempt++) {
+      const candidate = conflictName(loser.path, loser, attempt);
+      if ((await lstatOrNull(this.abs(candidate))) === null) name = candidate;
+    }
+    if (name === "") throw new Error(`no free conflict name for ${loser.path}`);
+    if (cur.isDirectory()) {
+      await rename(abs, this.abs(name));
+      return;
+    }
+    folder.hold(name);
+    try {
+      await rename(abs, this.abs(name));
+      const me = db.deviceId;
+      await folder.recordPulled({
+        ...withoutSequence(loser),
+        path: name,
+        version: bumpVersion(db.getLocal(name)?.version ?? {}, me),
+        modifiedBy: me,
+      });
+    } finally {
+      folder.release(name);
+    }
+    log.log("info", "sync.conflict", "concurrent edits: kept the losing copy", {
+      path: loser.path,
+      copy: name,
+    });
+  }
+}

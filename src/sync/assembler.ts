@@ -1,0 +1,269 @@
+/**
+ * Builds one file version in `<share>/.left/tmp/` from its block list: blocks already on this host are
+ * copied from whichever local file has them, the rest are requested from peers that have the version.
+ * Every block is checked against its xxh64 before it is written at its offset, and recorded as done in
+ * the index (in batches), which is what a restart after SIGKILL resumes from. The finished file must
+ * match the whole-file SHA-256 before it is handed back; it is never visible in the share from here.
+ */
+import { randomBytes } from "node:crypto";
+import { type FileHandle, open, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { BlockInfo, FileInfo } from "../index/types.js";
+import { xxh64Hex } from "../pipeline/hash.js";
+import type { Connection } from "../transport/types.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import type { Logger } from "../util/log.js";
+import type { ByteBudget } from "./budget.js";
+import type { BlockFetcher, FetchResult } from "./fetcher.js";
+import type { SyncIndex } from "./ports.js";
+
+/** Why assembly stopped; "no-source" waits for a peer, the others are retried after a delay. */
+export type AssemblyFailure = "no-source" | "closed" | "io" | "digest";
+
+export type AssemblyResult = { ok: true; tmpPath: string } | { ok: false; reason: AssemblyFailure };
+
+export interface AssemblerOptions {
+  /** Absolute path of the share. */
+  dir: string;
+  db: SyncIndex;
+  fetcher: BlockFetcher;
+  budget: ByteBudget;
+  /** SHA-256 (hex) of a whole file, computed off the main thread. */
+  digestOf: (absPath: string) => Promise<string>;
+  clock: Clock;
+  log: Logger;
+  /** Done-block marks are written to the index at least this often (the resume granularity). */
+  markIntervalMs?: number;
+}
+
+export const TMP_DIR = ".left/tmp";
+/** Marks per index transaction at most: one transaction per batch keeps SQLite off the hot path. */
+const MARK_BATCH = 256;
+
+/** Collects done block indices and writes them to the index in batches. */
+class DoneMarks {
+  private batch: number[] = [];
+  private timer: TimerHandle | null = null;
+
+  constructor(
+    private readonly db: SyncIndex,
+    private readonly path: string,
+    private readonly digest: string,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+  ) {}
+
+  add(index: number): void {
+    this.batch.push(index);
+    if (this.batch.length >= MARK_BATCH) this.flush();
+    else this.timer ??= this.clock.setTimeout(() => this.flush(), this.intervalMs);
+  }
+
+  flush(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    if (this.batch.length === 0) return;
+    this.db.markBlocksDone(this.path, this.digest, this.batch);
+    this.batch = [];
+  }
+}
+
+/** Reads blocks out of local files, keeping each source file open for the duration of one assembly. */
+class LocalBlocks {
+  private readonly handles = new Map<string, Promise<FileHandle | null>>();
+
+  constructor(private readonly dir: string) {}
+
+  /** The block's bytes if some local file still holds them (the index may be stale: verified here). */
+  async read(db: SyncIndex, b: BlockInfo): Promise<Uint8Array | null> {
+    const at = db.findBlock(b.hash, b.size);
+    if (at === undefined) return null;
+    let handle = this.handles.get(at.path);
+    if (handle === undefined) {
+      handle = open(join(this.dir, at.path), "r").catch(() => null);
+      this.handles.set(at.path, handle);
+    }
+    const fh = await handle;
+    if (fh === null) return null;
+    const buf = Buffer.allocUnsafe(b.size);
+    const { bytesRead } = await fh.read(buf, 0, b.size, at.offset).catch(() => ({ bytesRead: -1 }));
+    return bytesRead === b.size && xxh64Hex(buf) === b.hash ? buf : null;
+  }
+
+  async close(): Promise<void> {
+    for (const handle of this.handles.values()) await (await handle)?.close();
+    this.handles.clear();
+  }
+}
+
+export class Assembler {
+  private readonly markIntervalMs: number;
+  private stopped = false;
+
+  constructor(private readonly opts: AssemblerOptions) {
+    this.markIntervalMs = opts.markIntervalMs ?? 250;
+  }
+
+  /** Assemblies under way end at the next block ("closed"); blocks already written stay recorded. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  tmpPath(tmpName: string): string {
+    return join(this.opts.dir, TMP_DIR, tmpName);
+  }
+
+  /**
+   * Assembles `target` (a live file) in a tmp file. `sources` is asked afresh for every block, so peers
+   * that connect or disconnect meanwhile are used or avoided.
+   */
+  async assemble(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
+    const { db } = this.opts;
+    const opened = await this.openTmp(target);
+    if (opened === null) return { ok: false, reason: "io" };
+    const { fh, tmpPath, done } = opened;
+    const marks = new DoneMarks(db, target.path, target.digest, this.opts.clock, this.markIntervalMs);
+    const local = new LocalBlocks(this.opts.dir);
+    let failure: AssemblyFailure | null = null;
+    try {
+      await fh.truncate(target.size);
+      failure = await this.fillBlocks(target, done, fh, marks, local, sources);
+    } catch (err) {
+      this.opts.log.log("warn", "pull.io_error", "cannot write tmp file", {
+        path: target.path,
+        error: String(err),
+      });
+      failure = "io";
+    } finally {
+      marks.flush();
+      await local.close();
+      await fh.close().catch(() => undefined);
+    }
+    if (failure !== null) return { ok: false, reason: failure };
+    const actual = await this.opts.digestOf(tmpPath).catch(() => "");
+    if (actual !== target.digest) {
+      this.opts.log.log(
+        "warn",
+        "pull.digest_mismatch",
+        "assembled file does not match its digest; discarded",
+        {
+          path: target.path,
+        },
+      );
+      this.discard(target.path, target.digest, tmpPath);
+      return { ok: false, reason: "digest" };
+    }
+    return { ok: true, tmpPath };
+  }
+
+  /** Forgets a download and deletes its tmp file (after a mismatch or once it has been placed). */
+  discard(path: string, digest: string, tmpPath: string): void {
+    this.opts.db.dropPartial(path, digest);
+    unlink(tmpPath).catch(() => undefined);
+  }
+
+  /** Resumes the recorded download of this version if its tmp file survived, else starts one. */
+  private async openTmp(
+    target: FileInfo,
+  ): Promise<{ fh: FileHandle; tmpPath: string; done: Set<number> } | null> {
+    const { db } = this.opts;
+    const partial = db.getPartial(target.path, target.digest);
+    if (partial !== undefined) {
+      const tmpPath = this.tmpPath(partial.tmpName);
+      const fh = await open(tmpPath, "r+").catch(() => null);
+      if (fh !== null) return { fh, tmpPath, done: partial.done };
+      db.dropPartial(target.path, target.digest);
+    }
+    const tmpName = `${randomBytes(8).toString("hex")}.part`;
+    const tmpPath = this.tmpPath(tmpName);
+    try {
+      const fh = await open(tmpPath, "wx", 0o600);
+      db.startPartial(target.path, target.digest, tmpName);
+      return { fh, tmpPath, done: new Set() };
+    } catch (err) {
+      this.opts.log.log("warn", "pull.io_error", "cannot create tmp file", {
+        path: target.path,
+        error: String(err),
+      });
+      return null;
+    }
+  }
+
+  /** Fetches every block not yet done, with at most the budget's bytes in flight. */
+  private async fillBlocks(
+    target: FileInfo,
+    done: ReadonlySet<number>,
+    fh: FileHandle,
+    marks: DoneMarks,
+    local: LocalBlocks,
+    sources: () => Connection[],
+  ): Promise<AssemblyFailure | null> {
+    const { budget } = this.opts;
+    const inFlight = new Set<Promise<void>>();
+    let failure: AssemblyFailure | null = null;
+    for (let i = 0; i < target.blocks.length && failure === null; i++) {
+      if (this.stopped) failure = "closed";
+      if (done.has(i) || failure !== null) continue;
+      const block = target.blocks[i]!;
+      await budget.acquire(block.size);
+      if (failure !== null) {
+        budget.release(block.size);
+        break;
+      }
+      const task = this.fillBlock(target, block, fh, local, sources)
+        .then((result) => {
+          if (result === null) marks.add(i);
+          else failure ??= result;
+        })
+        .finally(() => {
+          budget.release(block.size);
+          inFlight.delete(task);
+        });
+      inFlight.add(task);
+    }
+    await Promise.all(inFlight);
+    return failure;
+  }
+
+  /** One block into place: local copy if possible, else from the peers in turn. Null on success. */
+  private async fillBlock(
+    target: FileInfo,
+    block: BlockInfo,
+    fh: FileHandle,
+    local: LocalBlocks,
+    sources: () => Connection[],
+  ): Promise<AssemblyFailure | null> {
+    const copy = await local.read(this.opts.db, block);
+    if (copy !== null) {
+      await fh.write(copy, 0, block.size, block.offset);
+      return null;
+    }
+    const tried = new Set<string>();
+    for (;;) {
+      const candidates = sources().filter((c) => !tried.has(c.deviceId));
+      const result: FetchResult = await this.opts.fetcher.fetch(candidates, {
+        path: target.path,
+        digest: target.digest,
+        offset: block.offset,
+        size: block.size,
+        hash: block.hash,
+      });
+      if (!result.ok) {
+        if (result.reason === "closed") return "closed";
+        if (result.reason === "no-source") return "no-source";
+        tried.add(result.device);
+        continue;
+      }
+      if (result.data.byteLength === block.size && xxh64Hex(result.data) === block.hash) {
+        await fh.write(result.data, 0, block.size, block.offset);
+        return null;
+      }
+      this.opts.log.log("warn", "pull.bad_block", "peer sent a block that does not match its hash", {
+        path: target.path,
+        offset: block.offset,
+        device: result.device,
+      });
+      tried.add(result.device);
+    }
+  }
+}

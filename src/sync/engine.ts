@@ -1,0 +1,301 @@
+/**
+ * The sync engine: connects the transport's events to the index exchange (Announcer, incoming INDEX),
+ * the decisions (NeedTracker), the work (Assembler + Applier) and the block server. It owns no format and
+ * no policy of its own; those live in the modules it wires together.
+ */
+import type { EventEmitter } from "node:events";
+import { mkdir, readdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { FileInfo } from "../index/types.js";
+import { initHasher } from "../pipeline/hash.js";
+import type { Connection, EndpointEvents } from "../transport/types.js";
+import { type Clock, systemClock } from "../util/clock.js";
+import type { Logger } from "../util/log.js";
+import { DecodeError } from "../wire/errors.js";
+import { Announcer } from "./announcer.js";
+import { Applier, type ApplyOutcome } from "./applier.js";
+import { Assembler, TMP_DIR } from "./assembler.js";
+import { ByteBudget } from "./budget.js";
+import { BlockFetcher } from "./fetcher.js";
+import type { SyncFolder, SyncIndex } from "./ports.js";
+import { decodeMessage, encodeHello, type Index, MessageType } from "./protocol.js";
+import { BlockServer } from "./server.js";
+import { NeedTracker, type TrackedNeed } from "./tracker.js";
+import { entryProblem } from "./validate.js";
+
+export interface SyncEngineOptions {
+  /** Absolute path of the share. */
+  dir: string;
+  db: SyncIndex;
+  folder: SyncFolder;
+  /** Whole-file SHA-256 (hex), computed off the main thread. */
+  digestOf: (absPath: string) => Promise<string>;
+  log: Logger;
+  /** Block bytes requested but not yet written, across all files and peers. */
+  budgetBytes: number;
+  clock?: Clock;
+  /** A block request unanswered this long is asked elsewhere. */
+  requestTimeoutMs?: number;
+  /** Paths being worked on at once. */
+  maxActive?: number;
+}
+
+interface PeerState {
+  conn: Connection;
+  /** The peer has sent its whole index (an INDEX marked complete after our HELLO). */
+  indexComplete: boolean;
+}
+
+export interface EngineStatus {
+  needed: number;
+  inSync: boolean;
+  /** Connected peers by configured address → device id. */
+  connected: Map<string, string>;
+}
+
+/** A local edit not yet indexed blocks a change; the scanner's debounce plus hashing take about this long. */
+const LOCAL_CHANGE_RETRY_MS = 1000;
+
+export class SyncEngine {
+  private readonly db: SyncIndex;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly peers = new Map<string, PeerState>();
+  private readonly fetcher: BlockFetcher;
+  private readonly server: BlockServer;
+  private readonly announcer: Announcer;
+  private readonly tracker: NeedTracker;
+  private readonly assembler: Assembler;
+  private readonly applier: Applier;
+  private readonly maxActive: number;
+  private readonly running = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(private readonly opts: SyncEngineOptions) {
+    this.db = opts.db;
+    this.log = opts.log;
+    this.clock = opts.clock ?? systemClock;
+    this.maxActive = opts.maxActive ?? 16;
+    this.fetcher = new BlockFetcher(this.clock, opts.requestTimeoutMs ?? 60_000);
+    this.server = new BlockServer({ dir: opts.dir, db: opts.db, log: opts.log });
+    this.announcer = new Announcer(opts.db, this.clock);
+    this.tracker = new NeedTracker(
+      opts.db,
+      this.clock,
+      (target) => this.connected(this.db.devicesHaving(target.path, target.digest)).length > 0,
+      () => this.pump(),
+    );
+    this.assembler = new Assembler({
+      dir: opts.dir,
+      db: opts.db,
+      fetcher: this.fetcher,
+      budget: new ByteBudget(opts.budgetBytes),
+      digestOf: opts.digestOf,
+      clock: this.clock,
+      log: opts.log,
+    });
+    this.applier = new Applier({ dir: opts.dir, db: opts.db, folder: opts.folder, log: opts.log });
+  }
+
+  /** Prepares the tmp folder and decides what is needed from what peers announced in earlier runs. */
+  async start(): Promise<void> {
+    await initHasher();
+    await this.cleanTmp();
+    this.opts.folder.on("changed", (files) => this.onLocalChanges(files));
+    const paths = new Set<string>();
+    for (const device of this.db.remoteDevices())
+      for (const f of this.db.remoteFiles(device)) paths.add(f.path);
+    for (const path of paths) this.tracker.evaluate(path);
+  }
+
+  attach(endpoint: EventEmitter<EndpointEvents>): void {
+    endpoint.on("peerUp", (conn) => this.onPeerUp(conn));
+    endpoint.on("peerDown", (conn, reason) => this.onPeerDown(conn, reason));
+    endpoint.on("message", (conn, msg) => this.onMessage(conn, msg, false));
+    endpoint.on("bulk", (conn, msg) => this.onMessage(conn, msg, true));
+    endpoint.on("drain", (conn) => this.server.drain(conn));
+  }
+
+  status(localBusy: boolean): EngineStatus {
+    const connected = new Map<string, string>();
+    let complete = true;
+    for (const p of this.peers.values()) {
+      connected.set(p.conn.peer, p.conn.deviceId);
+      complete &&= p.indexComplete;
+    }
+    const inSync =
+      connected.size > 0 &&
+      complete &&
+      !localBusy &&
+      this.announcer.caughtUp &&
+      this.tracker.actionable === 0;
+    return { needed: this.tracker.size, inSync, connected };
+  }
+
+  /** Stops starting work, fails outstanding block requests, and waits for changes under way to finish. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.assembler.stop();
+    this.fetcher.close();
+    this.announcer.close();
+    while (this.running.size > 0) await Promise.all(this.running);
+  }
+
+  private onPeerUp(conn: Connection): void {
+    this.peers.set(conn.deviceId, { conn, indexComplete: false });
+    this.log.log("info", "peer.up", "peer connected", { peer: conn.peer, device: conn.deviceId });
+    conn.sendMessage(encodeHello(this.db.deviceId, this.db.remoteSequence(conn.deviceId)));
+    // Announcements stored in an earlier run may still be unapplied: decide them again.
+    for (const f of this.db.remoteFiles(conn.deviceId)) this.tracker.evaluate(f.path);
+    this.tracker.sourcesChanged();
+  }
+
+  private onPeerDown(conn: Connection, reason: string): void {
+    if (this.peers.get(conn.deviceId)?.conn === conn) this.peers.delete(conn.deviceId);
+    this.log.log("info", "peer.down", "peer disconnected", { peer: conn.peer, reason });
+    this.fetcher.peerDown(conn.deviceId);
+    this.server.peerDown(conn);
+    this.announcer.peerDown(conn);
+  }
+
+  private onMessage(conn: Connection, bytes: Uint8Array, bulk: boolean): void {
+    const msg = decodeMessage(bytes);
+    if (msg instanceof DecodeError) {
+      this.log.log("warn", "sync.bad_message", "malformed sync message dropped", {
+        peer: conn.peer,
+        kind: msg.kind,
+        error: msg.message,
+      });
+      return;
+    }
+    // Block data is the only thing on the bulk channel, and never on the ordered one.
+    if (bulk !== (msg.type === MessageType.Response)) {
+      this.log.log("warn", "sync.bad_message", "sync message on the wrong channel dropped", {
+        peer: conn.peer,
+      });
+      return;
+    }
+    switch (msg.type) {
+      case MessageType.Hello:
+        if (msg.deviceId !== conn.deviceId) {
+          this.log.log("warn", "sync.bad_hello", "HELLO device id differs from the handshake's", {
+            peer: conn.peer,
+          });
+          return;
+        }
+        this.announcer.hello(conn, msg.since);
+        return;
+      case MessageType.Index:
+        this.onIndex(conn, msg);
+        return;
+      case MessageType.Request:
+        this.server.handle(conn, msg);
+        return;
+      case MessageType.Response:
+        this.fetcher.onResponse(conn, msg);
+        return;
+    }
+  }
+
+  private onIndex(conn: Connection, msg: Index): void {
+    const valid: FileInfo[] = [];
+    for (const f of msg.files) {
+      const problem = entryProblem(f);
+      if (problem === null) valid.push(f);
+      else
+        this.log.log("warn", "sync.bad_entry", "peer announced an unacceptable entry; ignored", {
+          peer: conn.peer,
+          path: f.path,
+          problem,
+        });
+    }
+    if (valid.length > 0) {
+      this.db.putRemote(conn.deviceId, valid);
+      this.tracker.addDevice(conn.deviceId);
+      for (const f of valid) this.tracker.evaluate(f.path);
+    }
+    const peer = this.peers.get(conn.deviceId);
+    if (msg.complete && peer?.conn === conn) peer.indexComplete = true;
+  }
+
+  private onLocalChanges(files: FileInfo[]): void {
+    for (const f of files) this.tracker.evaluate(f.path);
+    this.announcer.changed();
+  }
+
+  /** The connections of those devices that are connected now. */
+  private connected(devices: readonly string[]): Connection[] {
+    const out: Connection[] = [];
+    for (const device of devices) {
+      const peer = this.peers.get(device);
+      if (peer !== undefined) out.push(peer.conn);
+    }
+    return out;
+  }
+
+  private pump(): void {
+    while (!this.closing && this.running.size < this.maxActive) {
+      const t = this.tracker.take();
+      if (t === undefined) return;
+      const run = this.run(t).finally(() => {
+        this.running.delete(run);
+        this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async run(t: TrackedNeed): Promise<void> {
+    let outcome: ApplyOutcome | "no-source" | "retry";
+    try {
+      outcome = await this.attempt(t);
+    } catch (err) {
+      this.log.log("error", "sync.failed", "applying a change failed", {
+        path: t.need.target.path,
+        error: String(err),
+      });
+      outcome = "retry";
+    }
+    if (outcome === "done") this.announcer.changed();
+    if (this.closing) return;
+    switch (outcome) {
+      case "done":
+      case "stale":
+        this.tracker.finished(t);
+        return;
+      case "no-source":
+        this.tracker.waitForSource(t);
+        return;
+      case "local-change":
+        this.tracker.retryLater(t, LOCAL_CHANGE_RETRY_MS);
+        return;
+      case "blocked":
+      case "retry":
+        this.tracker.retryLater(t);
+        return;
+    }
+  }
+
+  private async attempt(t: TrackedNeed): Promise<ApplyOutcome | "no-source" | "retry"> {
+    const { need, base } = t;
+    if (need.op !== "pull") return this.applier.apply(need, base);
+    const target = need.target;
+    // Looked up once per attempt; which of those peers are connected is checked per block.
+    const devices = this.db.devicesHaving(target.path, target.digest);
+    const assembled = await this.assembler.assemble(target, () => this.connected(devices));
+    if (!assembled.ok) return assembled.reason === "no-source" ? "no-source" : "retry";
+    const outcome = await this.applier.apply(need, base, assembled.tmpPath);
+    if (outcome === "done") this.assembler.discard(target.path, target.digest, assembled.tmpPath);
+    return outcome;
+  }
+
+  /** Removes tmp files no recorded download refers to (left by a crash between rename and bookkeeping). */
+  private async cleanTmp(): Promise<void> {
+    const tmp = join(this.opts.dir, TMP_DIR);
+    await mkdir(tmp, { recursive: true });
+    const referenced = new Set(this.db.partials().map((p) => p.tmpName));
+    for (const name of await readdir(tmp)) {
+      if (!referenced.has(name)) await unlink(join(tmp, name)).catch(() => undefined);
+    }
+  }
+}
