@@ -239,6 +239,7 @@ function decodeFrame(r: ByteReader): Frame | DecodeError {
       if (r.error) return r.error;
       if (totalLength > MAX_BULK_MESSAGE)
         return new DecodeError("oversized", `bulk message of ${totalLength} bytes`);
+      if (length === 0) return new DecodeError("bad-length", "empty BULK frame");
       if (offset + length > totalLength)
         return new DecodeError("bad-length", "bulk fragment beyond message end");
       const data = r.view(length, "bulk data");
