@@ -1,0 +1,159 @@
+/**
+ * `left --dir … --ip …`: opens the index, the hashing pool, the scanner-backed local folder, the UDP
+ * endpoint and the sync engine, keeps status.json fresh, and shuts all of it down in order on SIGINT or
+ * SIGTERM (current writes finish, the index is flushed and closed, exit 0).
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { deriveMasterKey } from "../crypto/key.js";
+import { pskSecurity } from "../crypto/psk.js";
+import { IndexDb } from "../index/db.js";
+import { BlockPool } from "../pipeline/pool.js";
+import { chunkParams } from "../pipeline/types.js";
+import { LocalFolder } from "../scanner/local-folder.js";
+import { SyncEngine } from "../sync/engine.js";
+import { STATE_DIR } from "../sync/paths.js";
+import { STATUS_FILE, type Status, StatusWriter } from "../sync/status.js";
+import { Endpoint } from "../transport/endpoint.js";
+import { defaultPacketSize } from "../transport/packet-size.js";
+import { plaintextSecurity } from "../transport/plaintext.js";
+import { systemClock } from "../util/clock.js";
+import { createLogger, type Logger } from "../util/log.js";
+import { ExitCode, type RunOptions } from "./args.js";
+
+const MiB = 1024 * 1024;
+/** Default in-flight bytes per connection when --window is not given (≈ 262 loopback packets). */
+const DEFAULT_WINDOW_BYTES = 8 * MiB;
+/** A shutdown that takes longer than this is abandoned (the index is consistent at any point anyway). */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+/**
+ * Block bytes the puller may have requested and not yet written: a few windows' worth, so every peer
+ * can be kept busy, capped so that memory stays small whatever the file sizes.
+ */
+export function pullBudget(window: number, packetSize: number): number {
+  return Math.min(64 * MiB, Math.max(16 * MiB, 4 * window * packetSize));
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve(signal);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+/** Live local entries, recounted only when the local index changed. */
+function liveCounter(db: IndexDb): () => number {
+  let seenSequence = -1;
+  let count = 0;
+  return () => {
+    const seq = db.localSequence();
+    if (seq !== seenSequence) {
+      count = db.livePaths().length;
+      seenSequence = seq;
+    }
+    return count;
+  };
+}
+
+export async function runDaemon(
+  o: RunOptions,
+  log: Logger = createLogger({ format: o.logFormat, level: o.logLevel }),
+): Promise<number> {
+  await mkdir(join(o.dir, STATE_DIR), { recursive: true });
+  let db: IndexDb;
+  try {
+    db = IndexDb.open(o.dir);
+  } catch (err) {
+    log.log("error", "index.open_failed", "cannot open the index", { dir: o.dir, error: String(err) });
+    return ExitCode.Failure;
+  }
+  const security = o.key ? pskSecurity(await deriveMasterKey(o.key.passphrase), o.crypto) : plaintextSecurity;
+  const packetSize = defaultPacketSize(o.peers[0]!.host, o.packetSize);
+  const window = o.window ?? Math.ceil(DEFAULT_WINDOW_BYTES / packetSize);
+  const chunk = chunkParams(o.blockSize);
+  const pool = await BlockPool.open();
+  const folder = LocalFolder.open({ dir: o.dir, db, pool, chunk, log });
+  const engine = new SyncEngine({
+    dir: o.dir,
+    db,
+    folder,
+    digestOf: async (abs) => (await pool.hashFile(abs, chunk)).digest,
+    log,
+    budgetBytes: pullBudget(window, packetSize),
+  });
+  await engine.start();
+
+  let endpoint: Endpoint;
+  try {
+    endpoint = await Endpoint.open({
+      bind: o.bind,
+      port: o.port,
+      peers: o.peers,
+      deviceId: Buffer.from(db.deviceId, "hex"),
+      packetSize,
+      window,
+      security,
+      log,
+    });
+  } catch (err) {
+    log.log("error", "endpoint.open_failed", `cannot listen on ${o.bind}:${o.port}`, { error: String(err) });
+    await engine.close();
+    await folder.close();
+    await pool.close();
+    db.close();
+    return ExitCode.Failure;
+  }
+  engine.attach(endpoint);
+  folder.start();
+
+  const liveEntries = liveCounter(db);
+  const snapshot = (): Status => {
+    const s = engine.status(false);
+    const wire = endpoint.stats();
+    return {
+      peers: o.peers.map((p) => {
+        const address = `${p.host}:${p.port}`;
+        const deviceId = s.connected.get(address);
+        return { address, connected: deviceId !== undefined, deviceId: deviceId ?? null };
+      }),
+      wire: { bytesSent: wire.bytesSent, bytesReceived: wire.bytesReceived },
+      files: { local: liveEntries(), needed: s.needed },
+      inSync: s.inSync,
+      deviceId: db.deviceId,
+      pid: process.pid,
+      updatedAt: new Date().toISOString(),
+    };
+  };
+  const status = new StatusWriter(join(o.dir, STATE_DIR, STATUS_FILE), snapshot, systemClock, log);
+  await status.write();
+  status.start();
+  log.log("info", "left.started", "LEFT running", {
+    dir: o.dir,
+    listen: `${o.bind}:${o.port}`,
+    device: db.deviceId,
+    encrypted: security.encrypted,
+  });
+
+  const signal = await waitForSignal();
+  log.log("info", "left.stopping", `${signal}: finishing current writes`);
+  // A second signal, or a shutdown that hangs, ends the process at once: the index is always consistent.
+  const force = () => process.exit(ExitCode.Failure);
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  setTimeout(force, SHUTDOWN_TIMEOUT_MS).unref();
+
+  await engine.close();
+  await status.stop();
+  await endpoint.close();
+  await folder.close();
+  await pool.close();
+  db.close();
+  log.log("info", "left.stopped", "LEFT stopped");
+  return ExitCode.Ok;
+}
