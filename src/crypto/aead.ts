@@ -26,11 +26,6 @@ export function createAead(backend: AeadBackend, key: Uint8Array): Aead {
   return backend === "native" ? new NativeAead(key) : new NobleAead(key);
 }
 
-/** Parses the `--crypto` option; null for anything but a known backend name. */
-export function parseAeadBackend(name: string): AeadBackend | null {
-  return AEAD_BACKENDS.find((b) => b === name) ?? null;
-}
-
 function checkNonce(nonce: Uint8Array): void {
   if (nonce.length !== 12 && nonce.length !== 24) {
     throw new RangeError(`AEAD nonce must be 12 or 24 bytes, got ${nonce.length}`);

@@ -82,11 +82,10 @@ function readKeyFile(path: string): ResolvedKey | KeyError {
   try {
     const fd = openSync(path, "r");
     try {
-      for (;;) {
+      while (length < buf.length) {
         const n = readSync(fd, buf, length, buf.length - length, null);
         if (n === 0) break;
         length += n;
-        if (length === buf.length) break;
       }
     } finally {
       closeSync(fd);
@@ -107,8 +106,10 @@ function readKeyFile(path: string): ResolvedKey | KeyError {
 /** Stretches the passphrase into the master key, on libuv's thread pool so the event loop stays free. */
 export function deriveMasterKey(passphrase: Uint8Array): Promise<Uint8Array> {
   const { N, r, p } = SCRYPT_PARAMS;
+  // scrypt needs 128·N·r bytes plus a little; Node's default cap is exactly 128·N·r, which OpenSSL refuses.
+  const maxmem = 2 * 128 * N * r;
   return new Promise((resolve, reject) => {
-    scrypt(passphrase, SCRYPT_SALT, MASTER_KEY_LENGTH, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
+    scrypt(passphrase, SCRYPT_SALT, MASTER_KEY_LENGTH, { N, r, p, maxmem }, (err, key) =>
       err ? reject(err) : resolve(key),
     );
   });

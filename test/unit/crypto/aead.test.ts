@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { AEAD_BACKENDS, AEAD_TAG_LENGTH, createAead, parseAeadBackend } from "../../../src/crypto/aead.js";
+import { AEAD_BACKENDS, AEAD_TAG_LENGTH, createAead } from "../../../src/crypto/aead.js";
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 const range = (first: number, length: number) => Uint8Array.from({ length }, (_, i) => first + i);
@@ -112,14 +112,5 @@ describe("native and noble backends", () => {
       assert.throws(() => aead.open(new Uint8Array(8), new Uint8Array(32), new Uint8Array(0)), RangeError);
       assert.throws(() => createAead(backend, new Uint8Array(16)), RangeError);
     }
-  });
-});
-
-describe("parseAeadBackend", () => {
-  it("accepts the two backend names only", () => {
-    assert.equal(parseAeadBackend("native"), "native");
-    assert.equal(parseAeadBackend("noble"), "noble");
-    assert.equal(parseAeadBackend("openssl"), null);
-    assert.equal(parseAeadBackend(""), null);
   });
 });
