@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Endpoint } from "../../src/transport/endpoint.js";
 import { defaultPacketSize } from "../../src/transport/packet-size.js";
 import { plaintextSecurity } from "../../src/transport/plaintext.js";
-import type { Connection } from "../../src/transport/types.js";
+import type { Connection, PeerAddress } from "../../src/transport/types.js";
 import { type LogLevel, memoryLogger } from "../../src/util/log.js";
 import { type Relay, type RelayOptions, startRelay } from "../helpers/relay.js";
 
@@ -27,14 +27,32 @@ interface Pair {
   problems(): string;
 }
 
-// Ports 22000–22999 belong to this file; each pair takes four from a random slot.
-let nextSlot = Math.floor(Math.random() * 200);
+const MiB = 1024 * 1024;
+
+// Ports 22000–22999 belong to this file; each pair takes four from a random slot, and moves on to the
+// next slot if another process (binding 0.0.0.0) holds one of them.
+let nextSlot = Math.floor(Math.random() * 250);
+const PORT_ATTEMPTS = 5;
 
 async function openPair(
   conditions: Omit<RelayOptions, "a" | "b" | "target">,
   idleTimeoutMs?: number,
 ): Promise<Pair> {
-  const base = 22000 + (nextSlot++ % 250) * 4;
+  for (let attempt = 1; ; attempt++) {
+    const base = 22000 + (nextSlot++ % 250) * 4;
+    try {
+      return await openPairAt(base, conditions, idleTimeoutMs);
+    } catch (err) {
+      if (attempt === PORT_ATTEMPTS || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    }
+  }
+}
+
+async function openPairAt(
+  base: number,
+  conditions: Omit<RelayOptions, "a" | "b" | "target">,
+  idleTimeoutMs: number | undefined,
+): Promise<Pair> {
   const xAddr = { host: "127.0.0.20", port: base };
   const yAddr = { host: "127.0.0.23", port: base + 3 };
   const relay = await startRelay({
@@ -44,47 +62,54 @@ async function openPair(
     target: yAddr,
   });
   const logs = [memoryLogger(), memoryLogger()];
-  const open = (self: typeof xAddr, peer: typeof xAddr, i: number) =>
+  const packetSize = defaultPacketSize(yAddr.host);
+  const open = (self: PeerAddress, peer: PeerAddress, i: number) =>
     Endpoint.open({
       bind: self.host,
       port: self.port,
       peers: [peer],
       deviceId: randomBytes(16),
-      packetSize: defaultPacketSize(peer.host),
-      window: 1024,
+      packetSize,
+      // The daemon's default: 8 MiB in flight.
+      window: Math.ceil((8 * MiB) / packetSize),
       security: plaintextSecurity,
       log: logs[i]!,
       ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     });
-  const x = await open(xAddr, relay.a, 0);
-  const y = await open(yAddr, relay.b, 1);
-  return {
-    x,
-    y,
-    relay,
-    up: () => Promise.all([nextUp(x), nextUp(y)]),
-    async close() {
-      await Promise.all([x.close(), y.close()]);
-      await relay.close();
-    },
-    problems() {
-      const serious = new Set<LogLevel>(["warn", "error"]);
-      return logs
-        .flatMap((log, i) =>
-          log.records.filter((r) => serious.has(r.level)).map((r) => `${"XY"[i]}: ${r.message}`),
-        )
-        .slice(-20)
-        .join("\n");
-    },
-  };
+  const opened: { close(): Promise<void> }[] = [relay];
+  try {
+    const x = await open(xAddr, relay.a, 0);
+    opened.push(x);
+    const y = await open(yAddr, relay.b, 1);
+    return {
+      x,
+      y,
+      relay,
+      up: () => Promise.all([nextUp(x), nextUp(y)]),
+      async close() {
+        await Promise.all([x.close(), y.close()]);
+        await relay.close();
+      },
+      problems() {
+        const serious = new Set<LogLevel>(["warn", "error"]);
+        return logs
+          .flatMap((log, i) =>
+            log.records.filter((r) => serious.has(r.level)).map((r) => `${"XY"[i]}: ${r.message}`),
+          )
+          .slice(-20)
+          .join("\n");
+      },
+    };
+  } catch (err) {
+    await Promise.all(opened.map((o) => o.close()));
+    throw err;
+  }
 }
 
 async function nextUp(endpoint: Endpoint): Promise<Connection> {
   const [conn] = await once(endpoint, "peerUp");
   return conn as Connection;
 }
-
-const MiB = 1024 * 1024;
 
 describe("transport through the lossy relay", () => {
   it("moves 64 MiB byte-exact under loss, duplication, reordering, corruption and a blackout", {

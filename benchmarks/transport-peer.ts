@@ -1,0 +1,167 @@
+/**
+ * One end of a transport benchmark, run as its own process by benchmarks/transport.ts:
+ * `node transport-peer.js '<PeerConfig JSON>'`, driven over the IPC channel (see transport-ipc.ts).
+ * UDP ends use the real Endpoint; TCP ends are the node:net baseline moving the same stream.
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect, createServer, type Socket } from "node:net";
+import { Endpoint } from "../src/transport/endpoint.js";
+import { plaintextSecurity } from "../src/transport/plaintext.js";
+import type { Connection } from "../src/transport/types.js";
+import { createLogger } from "../src/util/log.js";
+import type { FromPeer, PeerConfig, ToPeer } from "./transport-ipc.js";
+import {
+  ChunkCollector,
+  MessageCollector,
+  SourceStream,
+  TCP_WRITE_BYTES,
+  wallClockMs,
+} from "./transport-payload.js";
+
+function post(msg: FromPeer): void {
+  process.send?.(msg);
+}
+
+function fail(message: string): never {
+  post({ type: "error", message });
+  process.exit(1);
+}
+
+const commands: ToPeer["type"][] = [];
+let commandArrived: (() => void) | null = null;
+process.on("message", (msg: ToPeer) => {
+  commands.push(msg.type);
+  commandArrived?.();
+});
+// The orchestrator died or gave up: nothing left to do.
+process.on("disconnect", () => process.exit(0));
+
+async function command(type: ToPeer["type"]): Promise<void> {
+  for (;;) {
+    const next = commands.shift();
+    if (next === type) return;
+    if (next !== undefined) fail(`expected "${type}", got "${next}"`);
+    await new Promise<void>((resolve) => {
+      commandArrived = resolve;
+    });
+    commandArrived = null;
+  }
+}
+
+async function openEndpoint(config: PeerConfig): Promise<{ endpoint: Endpoint; conn: Connection }> {
+  const endpoint = await Endpoint.open({
+    bind: config.bind.host,
+    port: config.bind.port,
+    peers: [config.peer],
+    deviceId: randomBytes(16),
+    packetSize: config.packetSize,
+    window: config.window,
+    security: plaintextSecurity,
+    log: createLogger({ format: "text", level: "warn" }),
+  });
+  const [conn] = (await once(endpoint, "peerUp")) as [Connection];
+  endpoint.on("peerDown", (_conn, reason) => fail(`${config.role}: peer down: ${reason}`));
+  return { endpoint, conn };
+}
+
+async function udpSend(config: PeerConfig): Promise<void> {
+  const stream = new SourceStream(config.size);
+  const digest = stream.digest();
+  const { endpoint, conn } = await openEndpoint(config);
+  post({ type: "up" });
+  await command("go");
+  const startedAt = wallClockMs();
+  for (let i = 0; i < stream.messageCount; i++) {
+    if (!conn.sendBulk(stream.message(i))) await once(endpoint, "drain");
+  }
+  post({ type: "sent", startedAt, digest });
+  await command("finish");
+  post({ type: "done", digest: null, endpoint: endpoint.stats(), connection: conn.stats() });
+  await endpoint.close();
+}
+
+async function udpReceive(config: PeerConfig): Promise<void> {
+  const collector = new MessageCollector(config.size);
+  const { endpoint, conn } = await openEndpoint(config);
+  endpoint.on("bulk", (_conn, msg) => {
+    const wasComplete = collector.complete;
+    collector.add(msg);
+    if (collector.complete && !wasComplete) {
+      post({
+        type: "received",
+        endedAt: wallClockMs(),
+        bytes: config.size,
+        duplicates: collector.duplicates,
+        malformed: collector.malformed,
+      });
+    }
+  });
+  post({ type: "up" });
+  await command("finish");
+  post({ type: "done", digest: collector.digest(), endpoint: endpoint.stats(), connection: conn.stats() });
+  await endpoint.close();
+}
+
+async function tcpSend(config: PeerConfig): Promise<void> {
+  const stream = new SourceStream(config.size);
+  const digest = stream.digest();
+  const socket = connect({
+    host: config.peer.host,
+    port: config.peer.port,
+    localAddress: config.bind.host,
+    localPort: config.bind.port,
+  });
+  socket.on("error", (err) => fail(`tcp-send: ${err.message}`));
+  await once(socket, "connect");
+  post({ type: "up" });
+  await command("go");
+  const startedAt = wallClockMs();
+  for (let offset = 0; offset < stream.size; offset += TCP_WRITE_BYTES) {
+    if (!socket.write(stream.slice(offset, Math.min(TCP_WRITE_BYTES, stream.size - offset)))) {
+      await once(socket, "drain");
+    }
+  }
+  post({ type: "sent", startedAt, digest });
+  await command("finish");
+  socket.end();
+  post({ type: "done", digest: null, endpoint: null, connection: null });
+}
+
+async function tcpReceive(config: PeerConfig): Promise<void> {
+  const collector = new ChunkCollector();
+  const server = createServer((socket: Socket) => {
+    socket.on("data", (chunk: Buffer) => {
+      collector.add(chunk);
+      if (collector.bytes === config.size) {
+        post({
+          type: "received",
+          endedAt: wallClockMs(),
+          bytes: collector.bytes,
+          duplicates: 0,
+          malformed: 0,
+        });
+      } else if (collector.bytes > config.size) {
+        fail(`tcp-recv: ${collector.bytes} bytes received, ${config.size} expected`);
+      }
+    });
+    socket.on("error", (err) => fail(`tcp-recv: ${err.message}`));
+  });
+  server.on("error", (err) => fail(`tcp-recv: ${err.message}`));
+  server.listen(config.bind.port, config.bind.host);
+  await once(server, "listening");
+  post({ type: "up" });
+  await command("finish");
+  post({ type: "done", digest: collector.digest(), endpoint: null, connection: null });
+  server.close();
+}
+
+const roles = { "udp-send": udpSend, "udp-recv": udpReceive, "tcp-send": tcpSend, "tcp-recv": tcpReceive };
+
+const config = JSON.parse(process.argv[2] ?? "{}") as PeerConfig;
+const run = roles[config.role];
+if (run === undefined) fail(`unknown role ${String(config.role)}`);
+run(config).then(
+  () => process.exit(0),
+  (err: unknown) => fail(`${config.role}: ${err instanceof Error ? err.message : String(err)}`),
+);
