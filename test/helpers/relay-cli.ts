@@ -5,8 +5,9 @@
  *     --target 127.0.0.3:23002 [--loss P] [--duplicate P] [--reorder P] [--reorder-gap N] \
  *     [--delay MS] [--jitter MS] [--corrupt P] [--seed N] [--blackout AT_MS:DURATION_MS ...]
  *
- * Prints `{"ready":true,"a":{…},"b":{…}}` once both sockets are bound. The relay lives as long as its
- * stdin stays open (so it cannot outlive a parent that dies), then prints `{"stats":{…}}` and exits.
+ * Prints `{"ready":true,"a":{…},"b":{…}}` once both sockets are bound (or `{"error":"…"}`, exit 2).
+ * The relay lives as long as its stdin stays open (so it cannot outlive a parent that dies), then
+ * prints `{"stats":{…}}` and exits.
  */
 import { parseArgs } from "node:util";
 import { type LinkConditions, type SocketAddress, startRelay } from "./relay.js";
@@ -90,6 +91,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`relay: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stdout.write(`${JSON.stringify({ error: err instanceof Error ? err.message : String(err) })}\n`);
   process.exit(2);
 });
