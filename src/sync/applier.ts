@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
 import { chmod, lstat, mkdir, rename, rmdir, symlink, unlink, utimes } from "node:fs/promises";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import type { FileInfo, StatRecord } from "../index/types.js";
 import { bumpVersion, compareVersions } from "../index/version.js";
 import type { Logger } from "../util/log.js";
@@ -20,6 +20,7 @@ import { conflictName } from "./conflicts.js";
 import type { Need } from "./needs.js";
 import { checkParents } from "./paths.js";
 import type { SyncFolder, SyncIndex } from "./ports.js";
+import type { RecycleBin } from "./recycle.js";
 
 /**
  * - done: applied and recorded
@@ -32,6 +33,7 @@ export type ApplyOutcome = "done" | "stale" | "local-change" | "blocked";
 export interface ApplierOptions {
   dir: string;
   db: SyncIndex;
+  recycle: RecycleBin;
   folder: SyncFolder;
   log: Logger;
 }
@@ -84,7 +86,22 @@ function withoutSequence(info: FileInfo): Omit<FileInfo, "sequence"> {
 }
 
 export class Applier {
+  /** Directories checked to be real (not symlinks) since the share last changed under us. */
+  private readonly realDirs = new Set<string>();
+
   constructor(private readonly opts: ApplierOptions) {}
+
+  /** Something on disk changed (a local edit was reported): check parents afresh from now on. */
+  forgetDirs(): void {
+    this.realDirs.clear();
+  }
+
+  private async ensureParents(path: string): Promise<void> {
+    const parent = posix.dirname(path);
+    if (parent === "." || this.realDirs.has(parent)) return;
+    await checkParents(this.opts.dir, path, true);
+    this.realDirs.add(parent);
+  }
 
   private abs(path: string): string {
     return join(this.opts.dir, path);
@@ -104,8 +121,11 @@ export class Applier {
       const abs = this.abs(path);
       const cur = await lstatOrNull(abs);
       if (!diskMatchesIndex(cur, local, db.getStat(path))) return "local-change";
-      if (need.op !== "delete" && !need.target.deleted) await checkParents(this.opts.dir, path, true);
-      await this.change(need, abs, cur, tmpPath);
+      if (need.op !== "delete" && !need.target.deleted) await this.ensureParents(path);
+      // Anything but a plain file or directory creation can turn a checked directory into something else.
+      if (need.op !== "pull" && need.op !== "mkdir" && need.op !== "adopt") this.forgetDirs();
+      if (need.loser !== null || cur?.isDirectory()) this.forgetDirs();
+      await this.change(need, abs, cur, local, tmpPath);
       await folder.recordPulled(withoutSequence(need.target));
       return "done";
     } catch (err) {
@@ -120,6 +140,7 @@ export class Applier {
     need: Need,
     abs: string,
     cur: Stats | null,
+    local: FileInfo | undefined,
     tmpPath: string | undefined,
   ): Promise<void> {
     const t = need.target;
@@ -151,6 +172,8 @@ export class Applier {
       case "delete":
         if (cur === null) return;
         if (cur.isDirectory()) await rmdir(abs);
+        // Kept aside for a while: a deletion is often half of a rename whose other half needs these blocks.
+        else if (cur.isFile() && local?.type === "file") await this.opts.recycle.keep(abs, local);
         else await unlink(abs);
         return;
       case "adopt":

@@ -5,8 +5,8 @@
  * the index (in batches), which is what a restart after SIGKILL resumes from. The finished file must
  * match the whole-file SHA-256 before it is handed back; it is never visible in the share from here.
  */
-import { randomBytes } from "node:crypto";
-import { type FileHandle, open, unlink } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { type FileHandle, open, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlockInfo, FileInfo } from "../index/types.js";
 import { xxh64Hex } from "../pipeline/hash.js";
@@ -16,6 +16,7 @@ import type { Logger } from "../util/log.js";
 import type { ByteBudget } from "./budget.js";
 import type { BlockFetcher, FetchResult } from "./fetcher.js";
 import type { SyncIndex } from "./ports.js";
+import type { RecycleBin } from "./recycle.js";
 
 /** Why assembly stopped; "no-source" waits for a peer, the others are retried after a delay. */
 export type AssemblyFailure = "no-source" | "closed" | "io" | "digest";
@@ -26,6 +27,7 @@ export interface AssemblerOptions {
   /** Absolute path of the share. */
   dir: string;
   db: SyncIndex;
+  recycle: RecycleBin;
   fetcher: BlockFetcher;
   budget: ByteBudget;
   /** SHA-256 (hex) of a whole file, computed off the main thread. */
@@ -68,20 +70,32 @@ class DoneMarks {
   }
 }
 
-/** Reads blocks out of local files, keeping each source file open for the duration of one assembly. */
+/**
+ * Reads blocks out of local files (indexed ones, or recently deleted ones in the recycle bin), keeping
+ * each source file open for the duration of one assembly.
+ */
 class LocalBlocks {
   private readonly handles = new Map<string, Promise<FileHandle | null>>();
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly db: SyncIndex,
+    private readonly recycle: RecycleBin,
+  ) {}
+
+  private locate(b: BlockInfo): { abs: string; offset: number } | undefined {
+    const at = this.db.findBlock(b.hash, b.size);
+    return at ? { abs: join(this.dir, at.path), offset: at.offset } : this.recycle.find(b.hash, b.size);
+  }
 
   /** The block's bytes if some local file still holds them (the index may be stale: verified here). */
-  async read(db: SyncIndex, b: BlockInfo): Promise<Uint8Array | null> {
-    const at = db.findBlock(b.hash, b.size);
+  async read(b: BlockInfo): Promise<Uint8Array | null> {
+    const at = this.locate(b);
     if (at === undefined) return null;
-    let handle = this.handles.get(at.path);
+    let handle = this.handles.get(at.abs);
     if (handle === undefined) {
-      handle = open(join(this.dir, at.path), "r").catch(() => null);
-      this.handles.set(at.path, handle);
+      handle = open(at.abs, "r").catch(() => null);
+      this.handles.set(at.abs, handle);
     }
     const fh = await handle;
     if (fh === null) return null;
@@ -117,13 +131,52 @@ export class Assembler {
    * Assembles `target` (a live file) in a tmp file. `sources` is asked afresh for every block, so peers
    * that connect or disconnect meanwhile are used or avoided.
    */
-  async assemble(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
+  assemble(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
+    return target.blocks.length <= 1
+      ? this.assembleSmall(target, sources)
+      : this.assembleLarge(target, sources);
+  }
+
+  /**
+   * A file of at most one block is fetched into memory, checked against its digest there and written in
+   * one go: no resume state is worth the index writes it would cost.
+   */
+  private async assembleSmall(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
+    const block = target.blocks[0];
+    let data: Uint8Array = new Uint8Array(0);
+    if (block !== undefined) {
+      const local = new LocalBlocks(this.opts.dir, this.opts.db, this.opts.recycle);
+      await this.opts.budget.acquire(block.size);
+      try {
+        const got = await this.fetchBlock(target, block, local, sources);
+        if (!(got instanceof Uint8Array)) return { ok: false, reason: got };
+        data = got;
+      } finally {
+        this.opts.budget.release(block.size);
+        await local.close();
+      }
+    }
+    if (createHash("sha256").update(data).digest("hex") !== target.digest) return this.mismatch(target, null);
+    const tmpPath = this.tmpPath(`${randomBytes(8).toString("hex")}.part`);
+    try {
+      await writeFile(tmpPath, data, { flag: "wx", mode: 0o600 });
+    } catch (err) {
+      this.opts.log.log("warn", "pull.io_error", "cannot write tmp file", {
+        path: target.path,
+        error: String(err),
+      });
+      return { ok: false, reason: "io" };
+    }
+    return { ok: true, tmpPath };
+  }
+
+  private async assembleLarge(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
     const { db } = this.opts;
     const opened = await this.openTmp(target);
     if (opened === null) return { ok: false, reason: "io" };
     const { fh, tmpPath, done } = opened;
     const marks = new DoneMarks(db, target.path, target.digest, this.opts.clock, this.markIntervalMs);
-    const local = new LocalBlocks(this.opts.dir);
+    const local = new LocalBlocks(this.opts.dir, db, this.opts.recycle);
     let failure: AssemblyFailure | null = null;
     try {
       await fh.truncate(target.size);
@@ -141,25 +194,24 @@ export class Assembler {
     }
     if (failure !== null) return { ok: false, reason: failure };
     const actual = await this.opts.digestOf(tmpPath).catch(() => "");
-    if (actual !== target.digest) {
-      this.opts.log.log(
-        "warn",
-        "pull.digest_mismatch",
-        "assembled file does not match its digest; discarded",
-        {
-          path: target.path,
-        },
-      );
-      this.discard(target.path, target.digest, tmpPath);
-      return { ok: false, reason: "digest" };
-    }
+    if (actual !== target.digest) return this.mismatch(target, tmpPath);
     return { ok: true, tmpPath };
   }
 
-  /** Forgets a download and deletes its tmp file (after a mismatch or once it has been placed). */
-  discard(path: string, digest: string, tmpPath: string): void {
-    this.opts.db.dropPartial(path, digest);
-    unlink(tmpPath).catch(() => undefined);
+  private mismatch(target: FileInfo, tmpPath: string | null): AssemblyResult {
+    this.opts.log.log("warn", "pull.digest_mismatch", "assembled file does not match its digest; discarded", {
+      path: target.path,
+    });
+    if (tmpPath !== null) {
+      this.opts.db.dropPartial(target.path, target.digest);
+      unlink(tmpPath).catch(() => undefined);
+    }
+    return { ok: false, reason: "digest" };
+  }
+
+  /** The assembled file was renamed into place: its download record is no longer needed. */
+  placed(target: FileInfo): void {
+    if (target.blocks.length > 1) this.opts.db.dropPartial(target.path, target.digest);
   }
 
   /** Resumes the recorded download of this version if its tmp file survived, else starts one. */
@@ -210,10 +262,21 @@ export class Assembler {
         budget.release(block.size);
         break;
       }
-      const task = this.fillBlock(target, block, fh, local, sources)
-        .then((result) => {
-          if (result === null) marks.add(i);
-          else failure ??= result;
+      const task = this.fetchBlock(target, block, local, sources)
+        .then(async (got) => {
+          if (!(got instanceof Uint8Array)) {
+            failure ??= got;
+            return;
+          }
+          await fh.write(got, 0, block.size, block.offset);
+          marks.add(i);
+        })
+        .catch((err: unknown) => {
+          this.opts.log.log("warn", "pull.io_error", "cannot write tmp file", {
+            path: target.path,
+            error: String(err),
+          });
+          failure ??= "io";
         })
         .finally(() => {
           budget.release(block.size);
@@ -225,19 +288,15 @@ export class Assembler {
     return failure;
   }
 
-  /** One block into place: local copy if possible, else from the peers in turn. Null on success. */
-  private async fillBlock(
+  /** One block's verified bytes: a local copy if possible, else from the peers in turn. */
+  private async fetchBlock(
     target: FileInfo,
     block: BlockInfo,
-    fh: FileHandle,
     local: LocalBlocks,
     sources: () => Connection[],
-  ): Promise<AssemblyFailure | null> {
-    const copy = await local.read(this.opts.db, block);
-    if (copy !== null) {
-      await fh.write(copy, 0, block.size, block.offset);
-      return null;
-    }
+  ): Promise<Uint8Array | AssemblyFailure> {
+    const copy = await local.read(block);
+    if (copy !== null) return copy;
     const tried = new Set<string>();
     for (;;) {
       const candidates = sources().filter((c) => !tried.has(c.deviceId));
@@ -254,10 +313,7 @@ export class Assembler {
         tried.add(result.device);
         continue;
       }
-      if (result.data.byteLength === block.size && xxh64Hex(result.data) === block.hash) {
-        await fh.write(result.data, 0, block.size, block.offset);
-        return null;
-      }
+      if (result.data.byteLength === block.size && xxh64Hex(result.data) === block.hash) return result.data;
       this.opts.log.log("warn", "pull.bad_block", "peer sent a block that does not match its hash", {
         path: target.path,
         offset: block.offset,

@@ -19,6 +19,7 @@ import { ByteBudget } from "./budget.js";
 import { BlockFetcher } from "./fetcher.js";
 import type { SyncFolder, SyncIndex } from "./ports.js";
 import { decodeMessage, encodeHello, type Index, MessageType } from "./protocol.js";
+import { RecycleBin } from "./recycle.js";
 import { BlockServer } from "./server.js";
 import { NeedTracker, type TrackedNeed } from "./tracker.js";
 import { entryProblem } from "./validate.js";
@@ -67,6 +68,7 @@ export class SyncEngine {
   private readonly tracker: NeedTracker;
   private readonly assembler: Assembler;
   private readonly applier: Applier;
+  private readonly recycle: RecycleBin;
   private readonly maxActive: number;
   private readonly running = new Set<Promise<void>>();
   private closing = false;
@@ -85,22 +87,31 @@ export class SyncEngine {
       (target) => this.connected(this.db.devicesHaving(target.path, target.digest)).length > 0,
       () => this.pump(),
     );
+    this.recycle = new RecycleBin(opts.dir, this.clock);
     this.assembler = new Assembler({
       dir: opts.dir,
       db: opts.db,
+      recycle: this.recycle,
       fetcher: this.fetcher,
       budget: new ByteBudget(opts.budgetBytes),
       digestOf: opts.digestOf,
       clock: this.clock,
       log: opts.log,
     });
-    this.applier = new Applier({ dir: opts.dir, db: opts.db, folder: opts.folder, log: opts.log });
+    this.applier = new Applier({
+      dir: opts.dir,
+      db: opts.db,
+      recycle: this.recycle,
+      folder: opts.folder,
+      log: opts.log,
+    });
   }
 
   /** Prepares the tmp folder and decides what is needed from what peers announced in earlier runs. */
   async start(): Promise<void> {
     await initHasher();
     await this.cleanTmp();
+    await this.recycle.open();
     this.opts.folder.on("changed", (files) => this.onLocalChanges(files));
     const paths = new Set<string>();
     for (const device of this.db.remoteDevices())
@@ -139,6 +150,7 @@ export class SyncEngine {
     this.fetcher.close();
     this.announcer.close();
     while (this.running.size > 0) await Promise.all(this.running);
+    this.recycle.close();
   }
 
   private onPeerUp(conn: Connection): void {
@@ -219,6 +231,7 @@ export class SyncEngine {
   }
 
   private onLocalChanges(files: FileInfo[]): void {
+    this.applier.forgetDirs();
     for (const f of files) this.tracker.evaluate(f.path);
     this.announcer.changed();
   }
@@ -285,7 +298,7 @@ export class SyncEngine {
     const assembled = await this.assembler.assemble(target, () => this.connected(devices));
     if (!assembled.ok) return assembled.reason === "no-source" ? "no-source" : "retry";
     const outcome = await this.applier.apply(need, base, assembled.tmpPath);
-    if (outcome === "done") this.assembler.discard(target.path, target.digest, assembled.tmpPath);
+    if (outcome === "done") this.assembler.placed(target);
     return outcome;
   }
 

@@ -1,0 +1,126 @@
+/**
+ * Black-box edge cases with three `left` processes: a deletion that happens while a peer is down, a
+ * concurrent edit (conflict copy on every peer), a thousand small files, and a rename that moves no data.
+ */
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  LeftProcess,
+  randomPort,
+  seconds,
+  waitFor,
+  waitForSameTrees,
+  writeRandomFile,
+} from "../helpers/procs.js";
+
+const MiB = 1024 * 1024;
+const TIMEOUT_MS = 60_000;
+
+describe("sync: edge cases", { timeout: 240_000 }, () => {
+  const port = randomPort();
+  const hosts = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
+  let root = "";
+  let A: LeftProcess;
+  let B: LeftProcess;
+  let C: LeftProcess;
+  const all = () => [A.dir, B.dir, C.dir];
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "left-edge-"));
+    const make = (name: keyof typeof hosts) =>
+      new LeftProcess({
+        name,
+        dir: join(root, name),
+        host: hosts[name],
+        port,
+        peers: Object.entries(hosts)
+          .filter(([n]) => n !== name)
+          .map(([, h]) => `${h}:${port}`),
+      });
+    A = make("A").start();
+    B = make("B").start();
+    C = make("C").start();
+  });
+
+  after(async () => {
+    await Promise.all([A, B, C].map((p) => p.kill()));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("deletes on a peer that was down when the deletion happened", async (t) => {
+    await mkdir(join(A.dir, "old/deeper"), { recursive: true });
+    await writeFile(join(A.dir, "old/deeper/a.txt"), "a");
+    await writeFile(join(A.dir, "old/b.txt"), "b");
+    await writeFile(join(A.dir, "keep.txt"), "keep");
+    await waitForSameTrees(all(), TIMEOUT_MS);
+    assert.equal(await C.stop(), 0, "clean exit on SIGTERM");
+    await rm(join(A.dir, "old"), { recursive: true });
+    await waitForSameTrees([A.dir, B.dir], TIMEOUT_MS);
+    C.start();
+    const t0 = performance.now();
+    const trees = await waitForSameTrees(all(), TIMEOUT_MS);
+    assert.deepEqual([...trees.keys()], ["keep.txt"]);
+    t.diagnostic(`deletion reached the restarted peer in ${seconds(performance.now() - t0)}`);
+  });
+
+  it("keeps the loser of a concurrent edit as a conflict copy on every peer", async (t) => {
+    await writeFile(join(A.dir, "doc.txt"), "original\n");
+    await waitForSameTrees(all(), TIMEOUT_MS);
+    await B.stop();
+    // Both sides edit while apart; A's edit is later, so A's content wins everywhere.
+    await writeFile(join(A.dir, "doc.txt"), "edited on A\n");
+    await writeFile(join(B.dir, "doc.txt"), "edited on B\n");
+    const base = Date.now() / 1000;
+    await utimes(join(B.dir, "doc.txt"), base - 100, base - 100);
+    await utimes(join(A.dir, "doc.txt"), base, base);
+    await waitForSameTrees([A.dir, C.dir], TIMEOUT_MS);
+    B.start();
+    const t0 = performance.now();
+    const trees = await waitForSameTrees(all(), TIMEOUT_MS);
+    const copies = [...trees.keys()].filter((p) =>
+      /^doc\.sync-conflict-\d{8}-\d{6}-[0-9a-f]{7}\.txt$/.test(p),
+    );
+    assert.equal(copies.length, 1, `one conflict copy, got ${[...trees.keys()].join(", ")}`);
+    for (const dir of all()) {
+      assert.equal(await readFile(join(dir, "doc.txt"), "utf8"), "edited on A\n");
+      assert.equal(await readFile(join(dir, copies[0]!), "utf8"), "edited on B\n");
+    }
+    t.diagnostic(`conflict resolved on all peers in ${seconds(performance.now() - t0)}: ${copies[0]}`);
+  });
+
+  it("syncs 1,000 small files", async (t) => {
+    for (let d = 0; d < 10; d++) {
+      await mkdir(join(A.dir, `many/d${d}`), { recursive: true });
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          writeFile(join(A.dir, `many/d${d}/f${i}.txt`), `file ${d}/${i}\n`.repeat(1 + i)),
+        ),
+      );
+    }
+    const t0 = performance.now();
+    const trees = await waitForSameTrees(all(), TIMEOUT_MS);
+    assert.equal([...trees.keys()].filter((p) => p.startsWith("many/") && p.endsWith(".txt")).length, 1000);
+    t.diagnostic(`1,000 small files synced to two peers in ${seconds(performance.now() - t0)}`);
+  });
+
+  it("renames without moving the data again", async (t) => {
+    await writeRandomFile(join(A.dir, "big.bin"), 8 * MiB);
+    await waitForSameTrees(all(), TIMEOUT_MS);
+    await waitFor("in sync", async () => (await B.status())?.inSync === true, TIMEOUT_MS);
+    const before = (await B.status())!.wire.bytesReceived;
+    await mkdir(join(A.dir, "moved"));
+    await rename(join(A.dir, "big.bin"), join(A.dir, "moved/renamed.bin"));
+    const t0 = performance.now();
+    const trees = await waitForSameTrees(all(), TIMEOUT_MS);
+    assert.ok(trees.has("moved/renamed.bin") && !trees.has("big.bin"));
+    await waitFor("in sync", async () => (await B.status())?.inSync === true, TIMEOUT_MS);
+    const received = (await B.status())!.wire.bytesReceived - before;
+    t.diagnostic(
+      `rename synced in ${seconds(performance.now() - t0)}, B received ${(received / 1024).toFixed(0)} KiB`,
+    );
+    assert.ok(received < MiB, `a rename of 8 MiB moved ${received} bytes`);
+  });
+});
