@@ -79,7 +79,7 @@ export class SyncEngine {
     this.clock = opts.clock ?? systemClock;
     this.maxActive = opts.maxActive ?? 16;
     this.fetcher = new BlockFetcher(this.clock, opts.requestTimeoutMs ?? 60_000);
-    this.server = new BlockServer({ dir: opts.dir, db: opts.db, log: opts.log });
+    this.server = new BlockServer({ dir: opts.dir, db: opts.db, log: opts.log, clock: this.clock });
     this.announcer = new Announcer(opts.db, this.clock);
     this.tracker = new NeedTracker(
       opts.db,
@@ -151,6 +151,7 @@ export class SyncEngine {
     this.announcer.close();
     while (this.running.size > 0) await Promise.all(this.running);
     this.recycle.close();
+    this.server.close();
   }
 
   private onPeerUp(conn: Connection): void {

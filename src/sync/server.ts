@@ -4,12 +4,12 @@
  * only after re-hashing what was read: the file may have changed since it was indexed. Reads are
  * bounded per peer, and a peer whose bulk queue is full gets nothing more until its 'drain'.
  */
-import { constants } from "node:fs";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { xxh64Hex } from "../pipeline/hash.js";
 import type { Connection } from "../transport/types.js";
+import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
+import { OpenFiles } from "./open-files.js";
 import { pathProblem } from "./paths.js";
 import type { SyncIndex } from "./ports.js";
 import { RESPONSE_HEADER_BYTES, type Request, ResponseStatus, writeResponseHeader } from "./protocol.js";
@@ -18,6 +18,7 @@ export interface BlockServerOptions {
   dir: string;
   db: SyncIndex;
   log: Logger;
+  clock: Clock;
   /** Concurrent disk reads per peer. */
   readsPerPeer?: number;
   /** Requests queued per peer beyond which new ones are refused (a well-behaved peer stays far below). */
@@ -34,15 +35,16 @@ interface PeerQueue {
 }
 
 const UNAVAILABLE = new Uint8Array(RESPONSE_HEADER_BYTES);
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 export class BlockServer {
   private readonly peers = new Map<Connection, PeerQueue>();
   private readonly readsPerPeer: number;
   private readonly maxQueued: number;
+  private readonly files: OpenFiles;
 
   constructor(private readonly opts: BlockServerOptions) {
-    this.readsPerPeer = opts.readsPerPeer ?? 4;
+    this.files = new OpenFiles(opts.clock);
+    this.readsPerPeer = opts.readsPerPeer ?? 8;
     this.maxQueued = opts.maxQueued ?? 8192;
   }
 
@@ -64,6 +66,11 @@ export class BlockServer {
     if (peer === undefined) return;
     peer.blocked = false;
     this.pump(peer);
+  }
+
+  /** Closes the cached file handles. */
+  close(): void {
+    this.files.close();
   }
 
   peerDown(conn: Connection): void {
@@ -110,24 +117,22 @@ export class BlockServer {
     return local.blocks.some((b) => b.offset === req.offset && b.size === req.size && b.hash === req.hash);
   }
 
-  /** The RESPONSE message carrying the block read from `path` at `offset`, or null if the bytes differ. */
+  /**
+   * The RESPONSE message carrying the block read from `path` at `offset`, or null if the bytes differ. A
+   * cached handle may belong to a file since replaced: on a mismatch the path is opened afresh once.
+   */
   private async readVerified(path: string, offset: number, req: Request): Promise<Uint8Array | null> {
     const msg = Buffer.allocUnsafe(RESPONSE_HEADER_BYTES + req.size);
     const data = msg.subarray(RESPONSE_HEADER_BYTES);
-    try {
-      const fh = await open(join(this.opts.dir, path), READ_FLAGS);
-      try {
-        const { bytesRead } = await fh.read(data, 0, req.size, offset);
-        if (bytesRead !== req.size) return null;
-      } finally {
-        await fh.close();
+    const abs = join(this.opts.dir, path);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if ((await this.files.read(abs, data, req.size, offset)) && xxh64Hex(data) === req.hash) {
+        writeResponseHeader(msg, req.reqId, ResponseStatus.Ok);
+        return msg;
       }
-    } catch {
-      return null;
+      this.files.evict(abs);
     }
-    if (xxh64Hex(data) !== req.hash) return null;
-    writeResponseHeader(msg, req.reqId, ResponseStatus.Ok);
-    return msg;
+    return null;
   }
 
   private reply(peer: PeerQueue, reqId: number, msg: Uint8Array | null): void {
