@@ -5,9 +5,12 @@
  * real paths random loss is common too. A loss-based controller halves (or ×0.7) its window at every
  * loss epoch; at 5 % loss that is every round trip, so its window collapses to the floor. This
  * controller instead paces at the delivery rate it measures (losses just deliver nothing) and keeps a
- * window of about two bandwidth-delay products. Loss is a signal only when it is heavy: more than 20 %
- * of a round's packets means we overran a buffer, and the bandwidth estimate is cut by 15 %, at most
- * once per round. Rate and window never fall below a floor of `minCwndPackets` per RTT.
+ * window of about two bandwidth-delay products. Loss is a signal only when it is heavy for this path:
+ * more than 20 % of a round's packets, and more than twice the long-run average loss, means we overran
+ * a buffer, and the bandwidth estimate is cut by 15 %, at most once per round. The comparison with the
+ * average is what keeps high random loss from ratcheting the rate down round after round. Rate and
+ * window never fall below a floor of `minCwndPackets` per RTT. Random loss p still slows growth: a
+ * probe at gain 1.25 delivers 1.25·(1 − p) of the estimate, so the rate climbs while p < 20 %.
  *
  * Phases: STARTUP doubles the rate every round until the measured bandwidth stops growing (3 rounds
  * below +25 %) or loss is heavy; DRAIN empties the queue STARTUP built; PROBE_BW cycles the pacing gain
@@ -44,6 +47,10 @@ const FULL_BW_GROWTH = 1.25;
 const FULL_BW_ROUNDS = 3;
 const HEAVY_LOSS_RATIO = 0.2;
 const HEAVY_LOSS_BACKOFF = 0.85;
+/** A round with fewer losses says nothing about the loss rate (the first rounds carry ~10 packets). */
+const MIN_LOSSES_FOR_BACKOFF = 5;
+/** Weight of one round in the long-run loss average. */
+const LOSS_AVERAGE_GAIN = 1 / 8;
 
 export class CongestionController {
   mode: CongestionMode = CongestionMode.Startup;
@@ -65,6 +72,7 @@ export class CongestionController {
   private minRttStamp = 0;
   private roundDelivered = 0;
   private roundLost = 0;
+  private lossAverage = 0;
 
   constructor(
     private readonly config: CongestionConfig,
@@ -115,7 +123,12 @@ export class CongestionController {
 
   private startRound(delivered: number, appLimited: boolean): void {
     const total = this.roundDelivered + this.roundLost;
-    if (total > 0 && this.roundLost / total > HEAVY_LOSS_RATIO) this.backOff();
+    if (total > 0) {
+      const ratio = this.roundLost / total;
+      const meaningful = this.roundLost >= MIN_LOSSES_FOR_BACKOFF * this.config.mss;
+      if (meaningful && ratio > HEAVY_LOSS_RATIO && ratio > 2 * this.lossAverage) this.backOff();
+      this.lossAverage += LOSS_AVERAGE_GAIN * (ratio - this.lossAverage);
+    }
     this.roundDelivered = 0;
     this.roundLost = 0;
     this.round++;
@@ -164,12 +177,12 @@ export class CongestionController {
     const { mss, maxCwnd, minCwndPackets, ackAllowanceMs } = this.config;
     const rtt = this.rttForSizing();
     const floorBytes = minCwndPackets * mss;
-    if (this.bandwidth > 0) {
-      this.pacingRate = Math.max(this.pacingGain * this.bandwidth, floorBytes / Math.max(rtt, 0.01));
-      this.cwnd = Math.min(
-        maxCwnd,
-        Math.max(floorBytes, CWND_GAIN * this.bandwidth * (rtt + ackAllowanceMs)),
-      );
-    }
+    if (this.bandwidth === 0) return;
+    const pacingRate = Math.max(this.pacingGain * this.bandwidth, floorBytes / Math.max(rtt, 0.01));
+    const cwnd = Math.min(maxCwnd, Math.max(floorBytes, CWND_GAIN * this.bandwidth * (rtt + ackAllowanceMs)));
+    // STARTUP only ever grows: its first samples come from a flight that began idle and read low.
+    const startup = this.mode === CongestionMode.Startup;
+    this.pacingRate = startup ? Math.max(this.pacingRate, pacingRate) : pacingRate;
+    this.cwnd = startup ? Math.max(this.cwnd, cwnd) : cwnd;
   }
 }

@@ -51,7 +51,7 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Packets one connection may send per event-loop turn before yielding. */
 const SEND_BATCH = 16;
 const DEFAULT_IDLE_TIMEOUT_MS = 5000;
-const DEFAULT_BULK_HIGH_WATER = 8 * 1024 * 1024;
+const DEFAULT_BULK_HIGH_WATER = 16 * 1024 * 1024;
 const DIAL_BACKOFF_MIN_MS = 100;
 const DIAL_BACKOFF_MAX_MS = 1000;
 const REDIAL_DELAY_MS = 100;

@@ -69,7 +69,7 @@ export interface EndpointOptions {
   idleTimeoutMs?: number;
   /**
    * `sendBulk` returns false once this many bytes of bulk messages are queued or unacknowledged on one
-   * connection (default 8 MiB); 'drain' fires when it falls to half.
+   * connection (default 16 MiB); 'drain' fires when it falls to half.
    */
   bulkHighWaterMark?: number;
 }
