@@ -16,17 +16,22 @@ import { join } from "node:path";
 import type { IndexDb } from "../index/db.js";
 import type { DeviceId, FileInfo, StatRecord } from "../index/types.js";
 import { bumpVersion } from "../index/version.js";
-import { type BlockPool, HashError } from "../pipeline/pool.js";
+import { HashError } from "../pipeline/pool.js";
 import type { ChunkParams, HashedFile } from "../pipeline/types.js";
 import type { Logger } from "../util/log.js";
 import { isShareLocalLinkTarget } from "./paths.js";
 import { Scanner } from "./scanner.js";
 import { recordFromStats } from "./stat-record.js";
 
+/** What LocalFolder needs of the BlockPool (narrowed so tests can count or perturb hashing). */
+export interface FileHasher {
+  hashFile(absPath: string, params: ChunkParams): Promise<HashedFile>;
+}
+
 export interface LocalFolderOptions {
   dir: string;
   db: IndexDb;
-  pool: BlockPool;
+  pool: FileHasher;
   chunk: ChunkParams;
   log: Logger;
   rescanIntervalMs?: number;
