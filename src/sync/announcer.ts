@@ -3,10 +3,27 @@
  * S") everything newer than S, and from then on every local change (scanned or pulled) as it is
  * recorded. Per peer only the last sequence sent is kept, so nothing is sent twice or skipped.
  */
+import type { FileInfo } from "../index/types.js";
 import type { Connection } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { SyncIndex } from "./ports.js";
 import { encodeIndex, MAX_INDEX_BATCH } from "./protocol.js";
+
+/** Rough encoded size an INDEX message should stay under (big block lists make few entries heavy). */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+/** End (exclusive) of the batch starting at `start`: at most MAX_INDEX_BATCH entries and ≈BATCH_BYTES. */
+function batchEnd(files: readonly FileInfo[], start: number): number {
+  let bytes = 0;
+  let end = start;
+  while (end < files.length && end - start < MAX_INDEX_BATCH) {
+    const f = files[end]!;
+    bytes += 128 + f.path.length + f.target.length + f.blocks.length * 12;
+    if (bytes > BATCH_BYTES && end > start) break;
+    end++;
+  }
+  return end;
+}
 
 export class Announcer {
   /** Peers that sent HELLO → highest local sequence sent to them. */
@@ -56,10 +73,12 @@ export class Announcer {
     if (from === undefined) return;
     const files = this.db.localSince(from);
     if (files.length === 0 && !always) return;
-    for (let i = 0; i < files.length || i === 0; i += MAX_INDEX_BATCH) {
-      const batch = files.slice(i, i + MAX_INDEX_BATCH);
-      conn.sendMessage(encodeIndex(batch, i + MAX_INDEX_BATCH >= files.length));
-    }
+    let start = 0;
+    do {
+      const end = batchEnd(files, start);
+      conn.sendMessage(encodeIndex(files.slice(start, end), end === files.length));
+      start = end;
+    } while (start < files.length);
     if (files.length > 0) this.sent.set(conn, files[files.length - 1]!.sequence);
   }
 }

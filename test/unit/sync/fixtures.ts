@@ -1,8 +1,12 @@
 /**
  * Builders and fast-check arbitraries for sync tests: FileInfos that satisfy the index contract.
  */
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import type { BlockInfo, FileInfo, VersionVector } from "../../../src/index/types.js";
+import { chunkBuffer } from "../../../src/pipeline/chunker.js";
+import { xxh64Hex } from "../../../src/pipeline/hash.js";
+import { chunkParams } from "../../../src/pipeline/types.js";
 
 export const DEV_A = "a".repeat(32);
 export const DEV_B = "b".repeat(32);
@@ -82,3 +86,23 @@ export const fileInfoArb: fc.Arbitrary<FileInfo> = fc
     // fc.dictionary builds null-prototype objects; decoded versions are plain ones.
     return { ...rest, version: { ...rest.version }, size: offset, blocks };
   });
+
+/** The FileInfo the scanner would record for bytes `data` at `path` (real blocks, real digest). */
+export function describeBytes(
+  path: string,
+  data: Uint8Array,
+  version: VersionVector,
+  over: Partial<FileInfo> = {},
+): FileInfo {
+  const blocks = chunkBuffer(data, chunkParams(4096)).map((r) => ({
+    offset: r.offset,
+    size: r.size,
+    hash: xxh64Hex(data.subarray(r.offset, r.offset + r.size)),
+  }));
+  return file(path, version, {
+    size: data.byteLength,
+    blocks,
+    digest: createHash("sha256").update(data).digest("hex"),
+    ...over,
+  });
+}

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { IndexDb } from "../../../src/index/db.js";
+import type { FileInfo } from "../../../src/index/types.js";
+import { bumpVersion } from "../../../src/index/version.js";
+import { initHasher } from "../../../src/pipeline/hash.js";
+import { SyncEngine } from "../../../src/sync/engine.js";
+import { memoryLogger } from "../../../src/util/log.js";
+import { tree, treeDiff, waitFor } from "../../helpers/procs.js";
+import { FakeFolder, linkedEndpoints } from "./fakes.js";
+import { describeBytes, dir } from "./fixtures.js";
+
+await initHasher();
+
+interface Host {
+  dir: string;
+  db: IndexDb;
+  folder: FakeFolder;
+  engine: SyncEngine;
+}
+
+async function host(root: string, name: string): Promise<Host> {
+  const path = join(root, name);
+  await mkdir(path, { recursive: true });
+  const db = IndexDb.open(path);
+  const folder = new FakeFolder(path, db);
+  const engine = new SyncEngine({
+    dir: path,
+    db,
+    folder,
+    digestOf: async (abs) =>
+      createHash("sha256")
+        .update(await readFile(abs))
+        .digest("hex"),
+    log: memoryLogger(),
+    budgetBytes: 64 * 1024,
+  });
+  await engine.start();
+  return { dir: path, db, folder, engine };
+}
+
+/** Writes a file on `h` and records it the way the scanner would (a new local version). */
+async function edit(h: Host, path: string, data: Uint8Array): Promise<FileInfo> {
+  await mkdir(join(h.dir, path, ".."), { recursive: true });
+  await writeFile(join(h.dir, path), data);
+  const st = await stat(join(h.dir, path));
+  const prev = h.db.getLocal(path);
+  const version = bumpVersion(prev?.version ?? {}, h.db.deviceId);
+  return h.folder.recordLocal(
+    describeBytes(path, data, version, {
+      modifiedBy: h.db.deviceId,
+      mtimeMs: st.mtimeMs,
+      mode: st.mode & 0o7777,
+    }),
+  );
+}
+
+async function synced(a: Host, b: Host): Promise<void> {
+  await waitFor(
+    "identical trees and both in sync",
+    async () => {
+      const [ta, tb] = [await tree(a.dir, true), await tree(b.dir, true)];
+      return treeDiff(ta, tb).length === 0 && a.engine.status(false).inSync && b.engine.status(false).inSync;
+    },
+    10_000,
+    20,
+  );
+}
+
+describe("SyncEngine over a linked pair of fake connections", async () => {
+  const root = await mkdtemp(join(tmpdir(), "left-engine-"));
+  const A = await host(root, "A");
+  const B = await host(root, "B");
+  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
+  A.engine.attach(link.a);
+  B.engine.attach(link.b);
+  after(async () => {
+    await A.engine.close();
+    await B.engine.close();
+    A.db.close();
+    B.db.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const big = randomBytes(300_000);
+
+  it("exchanges indexes on connect and pulls files, directories and multi-block files", async () => {
+    await edit(A, "docs/a.txt", Buffer.from("hello\n"));
+    await edit(A, "big.bin", big);
+    await mkdir(join(A.dir, "empty"));
+    await A.folder.recordLocal(dir("empty", { [A.db.deviceId]: 1 }, { modifiedBy: A.db.deviceId }));
+    assert.equal(B.engine.status(false).inSync, false, "not in sync without a peer");
+    link.connect();
+    await synced(A, B);
+    assert.deepEqual(B.db.getLocal("big.bin")?.version, A.db.getLocal("big.bin")?.version);
+    assert.equal(B.engine.status(false).needed, 0);
+  });
+
+  it("announces later edits and reuses unchanged blocks", async () => {
+    const changed = Buffer.from(big);
+    changed.fill(9, 150_000, 151_000);
+    await edit(A, "big.bin", changed);
+    await synced(A, B);
+    assert.deepEqual(await readFile(join(B.dir, "big.bin")), changed);
+  });
+
+  it("catches up on a deletion made while disconnected, by index delta", async () => {
+    link.disconnect();
+    await rm(join(A.dir, "docs/a.txt"));
+    const prev = A.db.getLocal("docs/a.txt")!;
+    await A.folder.recordLocal({
+      ...prev,
+      deleted: true,
+      size: 0,
+      blocks: [],
+      digest: "",
+      version: bumpVersion(prev.version, A.db.deviceId),
+      modifiedBy: A.db.deviceId,
+    });
+    await edit(B, "from-b.txt", Buffer.from("B was here\n"));
+    link.connect();
+    await synced(A, B);
+    await assert.rejects(stat(join(B.dir, "docs/a.txt")));
+    assert.equal(await readFile(join(A.dir, "from-b.txt"), "utf8"), "B was here\n");
+  });
+});

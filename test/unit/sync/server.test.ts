@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { lstat, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { IndexDb } from "../../../src/index/db.js";
+import type { StatRecord } from "../../../src/index/types.js";
+import { initHasher } from "../../../src/pipeline/hash.js";
+import {
+  decodeMessage,
+  MessageType,
+  type Request,
+  type Response,
+  ResponseStatus,
+} from "../../../src/sync/protocol.js";
+import { BlockServer } from "../../../src/sync/server.js";
+import { systemClock } from "../../../src/util/clock.js";
+import { memoryLogger } from "../../../src/util/log.js";
+import { RecordingConn } from "./fakes.js";
+import { DEV_A, describeBytes } from "./fixtures.js";
+
+await initHasher();
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(cond(), "condition not reached");
+}
+
+function response(bytes: Uint8Array): Response {
+  const m = decodeMessage(bytes);
+  assert.ok(!("kind" in m) && m.type === MessageType.Response);
+  return m;
+}
+
+describe("BlockServer", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "left-server-"));
+  const db = IndexDb.open(dir);
+  const data = randomBytes(40_000);
+  const info = describeBytes("f.bin", data, { [DEV_A]: 1 });
+  const server = new BlockServer({ dir, db, log: memoryLogger(), clock: systemClock });
+  let reqId = 0;
+  const ask = (conn: RecordingConn, over: Partial<Request> = {}) => {
+    const b = info.blocks[1]!;
+    server.handle(conn, {
+      type: MessageType.Request,
+      reqId: ++reqId,
+      path: "f.bin",
+      digest: info.digest,
+      offset: b.offset,
+      size: b.size,
+      hash: b.hash,
+      ...over,
+    });
+    return reqId;
+  };
+
+  before(async () => {
+    await writeFile(join(dir, "f.bin"), data);
+    const st = await lstat(join(dir, "f.bin"));
+    const stat: StatRecord = {
+      path: "f.bin",
+      type: "file",
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      mode: 0o644,
+      ino: st.ino,
+      target: "",
+    };
+    db.putLocal(info, stat);
+    assert.ok(info.blocks.length > 2, "the test file spans several blocks");
+  });
+  after(async () => {
+    server.close();
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("serves an indexed block, verified, with the request's id", async () => {
+    const conn = new RecordingConn("p:1", DEV_A);
+    const id = ask(conn);
+    await until(() => conn.bulk.length === 1);
+    const r = response(conn.bulk[0]!);
+    const b = info.blocks[1]!;
+    assert.equal(r.reqId, id);
+    assert.equal(r.status, ResponseStatus.Ok);
+    assert.deepEqual(Buffer.from(r.data), data.subarray(b.offset, b.offset + b.size));
+  });
+
+  it("answers Unavailable for unknown content, hostile paths, and bytes that changed on disk", async () => {
+    const conn = new RecordingConn("p:1", DEV_A);
+    ask(conn, { hash: "0123456789abcdef" });
+    ask(conn, { path: "../../etc/passwd", hash: "0123456789abcdef" });
+    ask(conn, { path: ".left/index.db", hash: "0123456789abcdef" });
+    await until(() => conn.bulk.length === 3);
+    for (const m of conn.bulk) assert.equal(response(m).status, ResponseStatus.Unavailable);
+
+    const changed = Buffer.from(data);
+    changed.fill(7, info.blocks[1]!.offset, info.blocks[1]!.offset + 10);
+    await writeFile(join(dir, "f.bin"), changed);
+    ask(conn);
+    await until(() => conn.bulk.length === 4);
+    assert.equal(response(conn.bulk[3]!).status, ResponseStatus.Unavailable);
+    await writeFile(join(dir, "f.bin"), data);
+  });
+
+  it("does not read through a symlink placed where an indexed file was", async () => {
+    const outside = await mkdtemp(join(tmpdir(), "left-outside-"));
+    after(() => rm(outside, { recursive: true, force: true }));
+    await writeFile(join(outside, "secret"), data);
+    await rm(join(dir, "f.bin"));
+    await symlink(join(outside, "secret"), join(dir, "f.bin"));
+    const conn = new RecordingConn("p:2", DEV_A);
+    ask(conn);
+    await until(() => conn.bulk.length === 1);
+    assert.equal(response(conn.bulk[0]!).status, ResponseStatus.Unavailable);
+    await rm(join(dir, "f.bin"));
+    await writeFile(join(dir, "f.bin"), data);
+  });
+
+  it("stops sending while the transport is above its high-water mark, resumes on drain", async () => {
+    const conn = new RecordingConn("p:3", DEV_A);
+    conn.bulkAccepts = false;
+    for (let i = 0; i < 20; i++) ask(conn);
+    await until(() => conn.bulk.length > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    const whileBlocked = conn.bulk.length;
+    assert.ok(whileBlocked < 20, `sent ${whileBlocked} of 20 while blocked`);
+    conn.bulkAccepts = true;
+    server.drain(conn);
+    await until(() => conn.bulk.length === 20);
+  });
+});
