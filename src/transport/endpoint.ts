@@ -102,6 +102,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
       type: "udp4",
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
+      lookup: literalLookup,
     });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
@@ -619,6 +620,19 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
       this.armTimer(conn, now);
     }
   }
+}
+
+/**
+ * Peers are IPv4 literals (checked by PeerTable). dgram resolves every destination through `lookup`, and
+ * the default (dns.lookup) answers even a literal on the next tick: each send would be deferred, cost a
+ * closure, and a send issued just before close() would be lost.
+ */
+function literalLookup(
+  host: string,
+  _options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, host, 4);
 }
 
 function sameHello(a: HandshakeBody, b: HandshakeBody): boolean {
