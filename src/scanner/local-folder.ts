@@ -111,7 +111,7 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     this.scanner.on("scanStart", () => {
       this.seen = new Set();
     });
-    this.scanner.on("changes", (records, fullScan, walked) => this.onChanges(records, fullScan, walked));
+    this.scanner.on("changes", (records, _fullScan, walked) => this.onChanges(records, walked));
     this.scanner.on("gone", (paths) => this.onGone(paths));
     this.scanner.on("scanComplete", () => this.onScanComplete());
     this.scanner.on("error", (err) => opts.log.log("error", "scan.error", err.message));
@@ -149,6 +149,7 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
    * emit 'changed': the caller has the returned FileInfo.
    */
   async recordPulled(info: Entry): Promise<FileInfo> {
+    this.hashQueue.delete(info.path);
     const stat = info.deleted ? undefined : await this.statPath(info.path);
     return this.db.putLocal(info, stat?.type === info.type ? stat : null);
   }
@@ -188,9 +189,10 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     }
   }
 
-  private onChanges(records: StatRecord[], fullScan: boolean, walked: string[]): void {
+  private onChanges(records: StatRecord[], walked: string[]): void {
     if (this.closed) return;
-    if (fullScan || this.seen) for (const r of records) this.seen?.add(r.path);
+    // Entries reported by watch batches during a full scan count as seen too: they exist.
+    if (this.seen) for (const r of records) this.seen.add(r.path);
     for (const r of records) this.examine(r);
     if (walked.length === 0) return;
     const reported = new Set(records.map((r) => r.path));

@@ -34,6 +34,8 @@ export class ScanWorker {
   private scanRequested = false;
   private wake: (() => void) | undefined;
   private watchLimitLogged = false;
+  /** Directories watched since the current full scan started (by the walk or by a flush meanwhile). */
+  private scanDirs: Set<string> | undefined;
 
   constructor(
     private readonly data: ScannerWorkerData,
@@ -129,14 +131,14 @@ export class ScanWorker {
     if (root.kind !== "entry" || root.record.type !== "dir") {
       throw new Error(`share ${this.data.dir} is not a readable directory`);
     }
-    const dirs = new Set<string>([""]);
+    const dirs = new Set<string>();
+    this.scanDirs = dirs;
     this.watchDir("", root.record.ino);
     let batch: StatRecord[] = [];
     let entries = 0;
     for (const record of this.walk("")) {
       batch.push(record);
       entries++;
-      if (record.type === "dir") dirs.add(record.path);
       if (batch.length < BATCH) continue;
       this.post({ type: "changes", records: batch, fullScan: true });
       batch = [];
@@ -145,6 +147,8 @@ export class ScanWorker {
       if (this.closing) return;
     }
     if (batch.length > 0) this.post({ type: "changes", records: batch, fullScan: true });
+    this.scanDirs = undefined;
+    // Watches of directories that vanished without an event (e.g. while a watch could not be set).
     for (const dir of [...this.watchers.keys()]) if (!dirs.has(dir)) this.unwatch(dir);
     this.post({ type: "scanComplete" });
     this.log("debug", "scan.complete", "full scan complete", {
@@ -186,6 +190,7 @@ export class ScanWorker {
   }
 
   private watchDir(dir: string, ino: number): void {
+    this.scanDirs?.add(dir);
     const existing = this.watchers.get(dir);
     if (existing?.ino === ino) return;
     existing?.watcher.close();
@@ -237,6 +242,11 @@ export class ScanWorker {
   }
 
   private touch(path: string): void {
+    if (path === "") {
+      // The share root itself: its watch may be gone, and only a full scan re-establishes everything.
+      this.requestScan();
+      return;
+    }
     this.touched.add(path);
     this.scheduleFlush();
   }
