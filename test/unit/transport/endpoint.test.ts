@@ -116,7 +116,11 @@ describe("endpoint", () => {
       const [a, b] = addresses();
       const ups = [0, 0];
       const sides = await Promise.all([side(a, b), side(b, a)]);
-      sides.forEach((s, i) => s.endpoint.on("peerUp", () => ups[i]!++));
+      sides.forEach((s, i) => {
+        s.endpoint.on("peerUp", () => {
+          ups[i]!++;
+        });
+      });
       await until(() => ups[0]! >= 1 && ups[1]! >= 1, 5000);
       await sleep(300);
       assert.deepEqual(ups, [1, 1], `round ${round}`);
