@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AEAD_BACKENDS, type AeadBackend } from "../crypto/aead.js";
 import { KeyError, type KeyErrorCode, type ResolvedKey, resolveKey } from "../crypto/key.js";
+import type { CompressMode } from "../sync/compress.js";
 import { MAX_BLOCK_BYTES } from "../sync/protocol.js";
 import type { PeerAddress } from "../transport/types.js";
 import type { LogLevel } from "../util/log.js";
@@ -31,7 +32,6 @@ export const MIN_BLOCK_SIZE = 4 * 1024;
 export const MAX_BLOCK_SIZE = MAX_BLOCK_BYTES / 4;
 export const MAX_WINDOW = 65536;
 
-export type CompressMode = "auto" | "on" | "off";
 export type LogFormat = "text" | "json";
 
 export interface RunOptions {

@@ -86,6 +86,7 @@ export async function runDaemon(
     digestOf: async (abs) => (await pool.hashFile(abs, chunk)).digest,
     log,
     budgetBytes: pullBudget(window, packetSize),
+    compress: o.compress,
   });
   await engine.start();
 

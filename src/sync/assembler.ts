@@ -14,6 +14,7 @@ import type { Connection } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import type { ByteBudget } from "./budget.js";
+import { decompressBlock } from "./compress.js";
 import type { BlockFetcher, FetchResult } from "./fetcher.js";
 import type { SyncIndex } from "./ports.js";
 import type { RecycleBin } from "./recycle.js";
@@ -313,7 +314,8 @@ export class Assembler {
         tried.add(result.device);
         continue;
       }
-      if (result.data.byteLength === block.size && xxh64Hex(result.data) === block.hash) return result.data;
+      const data = result.compressed ? await decompressBlock(result.data, block.size) : result.data;
+      if (data !== null && data.byteLength === block.size && xxh64Hex(data) === block.hash) return data;
       this.opts.log.log("warn", "pull.bad_block", "peer sent a block that does not match its hash", {
         path: target.path,
         offset: block.offset,

@@ -16,6 +16,7 @@ import { Announcer } from "./announcer.js";
 import { Applier, type ApplyOutcome } from "./applier.js";
 import { Assembler, TMP_DIR } from "./assembler.js";
 import { ByteBudget } from "./budget.js";
+import type { CompressMode } from "./compress.js";
 import { BlockFetcher } from "./fetcher.js";
 import type { SyncFolder, SyncIndex } from "./ports.js";
 import { decodeMessage, encodeHello, type Index, MessageType } from "./protocol.js";
@@ -34,6 +35,8 @@ export interface SyncEngineOptions {
   log: Logger;
   /** Block bytes requested but not yet written, across all files and peers. */
   budgetBytes: number;
+  /** Whether served blocks are compressed (see compress.ts). */
+  compress: CompressMode;
   clock?: Clock;
   /** A block request unanswered this long is asked elsewhere. */
   requestTimeoutMs?: number;
@@ -79,7 +82,13 @@ export class SyncEngine {
     this.clock = opts.clock ?? systemClock;
     this.maxActive = opts.maxActive ?? 16;
     this.fetcher = new BlockFetcher(this.clock, opts.requestTimeoutMs ?? 60_000);
-    this.server = new BlockServer({ dir: opts.dir, db: opts.db, log: opts.log, clock: this.clock });
+    this.server = new BlockServer({
+      dir: opts.dir,
+      db: opts.db,
+      log: opts.log,
+      clock: this.clock,
+      compress: opts.compress,
+    });
     this.announcer = new Announcer(opts.db, this.clock);
     this.tracker = new NeedTracker(
       opts.db,

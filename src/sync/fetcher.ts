@@ -10,7 +10,8 @@ import { encodeRequest, type Request, type Response, ResponseStatus } from "./pr
 export type BlockRequest = Omit<Request, "type" | "reqId">;
 
 export type FetchResult =
-  | { ok: true; data: Uint8Array; device: string }
+  /** `compressed`: `data` is the block as a Brotli stream. */
+  | { ok: true; data: Uint8Array; compressed: boolean; device: string }
   /** `device` is the peer that failed ("" when no peer could be asked). */
   | { ok: false; reason: "unavailable" | "peer-down" | "timeout" | "no-source" | "closed"; device: string };
 
@@ -59,9 +60,14 @@ export class BlockFetcher {
     if (p === undefined || p.device !== conn.deviceId) return;
     this.settle(
       res.reqId,
-      res.status === ResponseStatus.Ok
-        ? { ok: true, data: res.data, device: p.device }
-        : { ok: false, reason: "unavailable", device: p.device },
+      res.status === ResponseStatus.Unavailable
+        ? { ok: false, reason: "unavailable", device: p.device }
+        : {
+            ok: true,
+            data: res.data,
+            compressed: res.status === ResponseStatus.Compressed,
+            device: p.device,
+          },
     );
   }
 

@@ -59,14 +59,15 @@ export interface Request {
   hash: string;
 }
 
-export const ResponseStatus = { Ok: 0, Unavailable: 1 } as const;
+/** Ok: the block as is; Compressed: the block as a Brotli stream (--compress); Unavailable: no data. */
+export const ResponseStatus = { Ok: 0, Unavailable: 1, Compressed: 2 } as const;
 export type ResponseStatus = (typeof ResponseStatus)[keyof typeof ResponseStatus];
 
 export interface Response {
   type: typeof MessageType.Response;
   reqId: number;
   status: ResponseStatus;
-  /** The block (a view into the received message), empty unless status is Ok. */
+  /** The block or its compressed form (a view into the received message); empty when Unavailable. */
   data: Uint8Array;
 }
 
@@ -305,11 +306,11 @@ function decodeRequest(r: ByteReader): Request | DecodeError {
 function decodeResponse(r: ByteReader): Response | DecodeError {
   const reqId = r.u32("request id");
   const status = r.u8("status");
-  if (status !== ResponseStatus.Ok && status !== ResponseStatus.Unavailable) {
-    r.fail("bad-value", `response status ${status}`);
-  }
+  if (status > ResponseStatus.Compressed) r.fail("bad-value", `response status ${status}`);
   if (r.remaining > MAX_BLOCK_BYTES) r.fail("oversized", `response of ${r.remaining} bytes`);
-  if (status !== ResponseStatus.Ok && r.remaining !== 0) r.fail("bad-length", "data in a failure response");
+  if (status === ResponseStatus.Unavailable && r.remaining !== 0) {
+    r.fail("bad-length", "data in a failure response");
+  }
   const data = r.view(r.remaining, "data");
   return r.error ?? { type: MessageType.Response, reqId, status: status as ResponseStatus, data };
 }

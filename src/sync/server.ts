@@ -9,6 +9,7 @@ import { xxh64Hex } from "../pipeline/hash.js";
 import type { Connection } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
+import { type CompressMode, compressBlock, shouldCompress } from "./compress.js";
 import { OpenFiles } from "./open-files.js";
 import { pathProblem } from "./paths.js";
 import type { SyncIndex } from "./ports.js";
@@ -19,6 +20,7 @@ export interface BlockServerOptions {
   db: SyncIndex;
   log: Logger;
   clock: Clock;
+  compress: CompressMode;
   /** Concurrent disk reads per peer. */
   readsPerPeer?: number;
   /** Requests queued per peer beyond which new ones are refused (a well-behaved peer stays far below). */
@@ -105,7 +107,22 @@ export class BlockServer {
     const found = this.opts.db.findBlock(req.hash, req.size);
     let msg = found && (await this.readVerified(found.path, found.offset, req));
     if (!msg && this.hasVersion(req)) msg = await this.readVerified(req.path, req.offset, req);
-    this.reply(peer, req.reqId, msg ?? null);
+    this.reply(
+      peer,
+      req.reqId,
+      msg && shouldCompress(this.opts.compress, peer.conn) ? await this.compressed(msg) : (msg ?? null),
+    );
+  }
+
+  /** The response in compressed form when that is smaller (its header rewritten), else unchanged. */
+  private async compressed(msg: Uint8Array): Promise<Uint8Array> {
+    const packed = await compressBlock(msg.subarray(RESPONSE_HEADER_BYTES));
+    if (packed === null) return msg;
+    const out = new Uint8Array(RESPONSE_HEADER_BYTES + packed.byteLength);
+    out.set(msg.subarray(0, RESPONSE_HEADER_BYTES));
+    out[RESPONSE_HEADER_BYTES - 1] = ResponseStatus.Compressed;
+    out.set(packed, RESPONSE_HEADER_BYTES);
+    return out;
   }
 
   /** Our index has exactly the requested version of the requested file, with that block at that offset. */

@@ -38,6 +38,7 @@ async function host(root: string, name: string): Promise<Host> {
         .digest("hex"),
     log: memoryLogger(),
     budgetBytes: 64 * 1024,
+    compress: "on",
   });
   await engine.start();
   return { dir: path, db, folder, engine };
@@ -91,6 +92,7 @@ describe("SyncEngine over a linked pair of fake connections", async () => {
   it("exchanges indexes on connect and pulls files, directories and multi-block files", async () => {
     await edit(A, "docs/a.txt", Buffer.from("hello\n"));
     await edit(A, "big.bin", big);
+    await edit(A, "log.txt", Buffer.from("a compressible line of text\n".repeat(20_000)));
     await mkdir(join(A.dir, "empty"));
     await A.folder.recordLocal(dir("empty", { [A.db.deviceId]: 1 }, { modifiedBy: A.db.deviceId }));
     assert.equal(B.engine.status(false).inSync, false, "not in sync without a peer");

@@ -30,6 +30,8 @@ export class RecordingConn implements Connection {
   readonly bulk: Uint8Array[] = [];
   bulkAccepts = true;
   open = true;
+  /** The congestion controller's estimate, as the transport would report it. */
+  bandwidthMBps = 0;
 
   constructor(
     readonly peer: string,
@@ -46,7 +48,7 @@ export class RecordingConn implements Connection {
   }
 
   stats(): ConnectionStats {
-    return ZERO_STATS;
+    return { ...ZERO_STATS, bandwidthMBps: this.bandwidthMBps };
   }
 }
 

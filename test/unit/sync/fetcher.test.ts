@@ -36,7 +36,7 @@ describe("BlockFetcher", () => {
     });
     assert.equal(fetcher.pendingCount, 1);
     fetcher.onResponse(a, { type: MessageType.Response, reqId: req.reqId, status: ResponseStatus.Ok, data });
-    assert.deepEqual(await p, { ok: true, data, device: DEV_A });
+    assert.deepEqual(await p, { ok: true, data, compressed: false, device: DEV_A });
     assert.equal(fetcher.pendingCount, 0);
   });
 

@@ -39,6 +39,8 @@ const encodedArb: fc.Arbitrary<Uint8Array> = fc.oneof(
     .map((i) => encodeIndex(i.files, i.complete)),
   requestArb.map((r) => encodeRequest(r)),
   fc.uint8Array({ maxLength: 64 }).map((d) => encodeResponse(7, ResponseStatus.Ok, d)),
+  fc.uint8Array({ maxLength: 64 }).map((d) => encodeResponse(8, ResponseStatus.Compressed, d)),
+  fc.constant(encodeResponse(9, ResponseStatus.Unavailable, new Uint8Array(0))),
 );
 
 function encode(m: Message): Uint8Array {

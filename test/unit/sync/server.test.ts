@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { IndexDb } from "../../../src/index/db.js";
 import type { StatRecord } from "../../../src/index/types.js";
 import { initHasher } from "../../../src/pipeline/hash.js";
+import { decompressBlock } from "../../../src/sync/compress.js";
 import {
   decodeMessage,
   MessageType,
@@ -38,7 +39,7 @@ describe("BlockServer", async () => {
   const db = IndexDb.open(dir);
   const data = randomBytes(40_000);
   const info = describeBytes("f.bin", data, { [DEV_A]: 1 });
-  const server = new BlockServer({ dir, db, log: memoryLogger(), clock: systemClock });
+  const server = new BlockServer({ dir, db, log: memoryLogger(), clock: systemClock, compress: "off" });
   let reqId = 0;
   const ask = (conn: RecordingConn, over: Partial<Request> = {}) => {
     const b = info.blocks[1]!;
@@ -129,5 +130,57 @@ describe("BlockServer", async () => {
     conn.bulkAccepts = true;
     server.drain(conn);
     await until(() => conn.bulk.length === 20);
+  });
+});
+
+describe("BlockServer with --compress on", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "left-server-z-"));
+  const db = IndexDb.open(dir);
+  const text = Buffer.from("compressible text, compressible text\n".repeat(2000));
+  const noise = randomBytes(20_000);
+  const server = new BlockServer({ dir, db, log: memoryLogger(), clock: systemClock, compress: "on" });
+  after(async () => {
+    server.close();
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends compressible blocks compressed and incompressible ones as they are", async () => {
+    const conn = new RecordingConn("p:1", DEV_A);
+    let reqId = 0;
+    for (const [name, bytes] of [
+      ["t.txt", text],
+      ["n.bin", noise],
+    ] as const) {
+      await writeFile(join(dir, name), bytes);
+      const info = describeBytes(name, bytes, { [DEV_A]: 1 });
+      db.putLocal(info, null);
+      const b = info.blocks[0]!;
+      server.handle(conn, {
+        type: MessageType.Request,
+        reqId: ++reqId,
+        path: name,
+        digest: info.digest,
+        offset: 0,
+        size: b.size,
+        hash: b.hash,
+      });
+      await until(() => conn.bulk.length === reqId);
+      const r = response(conn.bulk[reqId - 1]!);
+      const original = bytes.subarray(0, b.size);
+      if (name === "t.txt") {
+        assert.equal(r.status, ResponseStatus.Compressed);
+        assert.ok(r.data.byteLength < b.size / 4);
+        assert.deepEqual(Buffer.from((await decompressBlock(r.data, b.size))!), original);
+        assert.equal(
+          await decompressBlock(r.data, b.size - 1),
+          null,
+          "output beyond the block size is refused",
+        );
+      } else {
+        assert.equal(r.status, ResponseStatus.Ok);
+        assert.deepEqual(Buffer.from(r.data), original);
+      }
+    }
   });
 });
