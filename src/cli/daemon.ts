@@ -115,7 +115,7 @@ export async function runDaemon(
 
   const liveEntries = liveCounter(db);
   const snapshot = (): Status => {
-    const s = engine.status(false);
+    const s = engine.status();
     const wire = endpoint.stats();
     return {
       peers: o.peers.map((p) => {

@@ -122,9 +122,10 @@ export class Applier {
       const cur = await lstatOrNull(abs);
       if (!diskMatchesIndex(cur, local, db.getStat(path))) return "local-change";
       if (need.op !== "delete" && !need.target.deleted) await this.ensureParents(path);
-      // Anything but a plain file or directory creation can turn a checked directory into something else.
-      if (need.op !== "pull" && need.op !== "mkdir" && need.op !== "adopt") this.forgetDirs();
-      if (need.loser !== null || cur?.isDirectory()) this.forgetDirs();
+      // These can turn a checked directory into something else (or away).
+      const reshapes =
+        need.op === "symlink" || need.op === "delete" || need.loser !== null || cur?.isDirectory();
+      if (reshapes) this.forgetDirs();
       await this.change(need, abs, cur, local, tmpPath);
       await folder.recordPulled(withoutSequence(need.target));
       return "done";
@@ -149,7 +150,7 @@ export class Applier {
         if (tmpPath === undefined) throw new Error("pull without an assembled file");
         await chmod(tmpPath, t.mode);
         await utimes(tmpPath, t.mtimeMs / 1000, t.mtimeMs / 1000);
-        await this.makeRoom(need, abs, cur);
+        await this.makeRoom(need, abs, cur, local);
         await rename(tmpPath, abs);
         return;
       case "mkdir":
@@ -157,7 +158,7 @@ export class Applier {
           await chmod(abs, t.mode);
           return;
         }
-        await this.makeRoom(need, abs, cur);
+        await this.makeRoom(need, abs, cur, local);
         await mkdir(abs, { mode: t.mode });
         await chmod(abs, t.mode);
         return;
@@ -165,16 +166,12 @@ export class Applier {
         // Created aside and renamed over, so the path never briefly points nowhere.
         const tmpLink = join(this.opts.dir, TMP_DIR, `${randomBytes(8).toString("hex")}.link`);
         await symlink(t.target, tmpLink);
-        await this.makeRoom(need, abs, cur);
+        await this.makeRoom(need, abs, cur, local);
         await rename(tmpLink, abs);
         return;
       }
       case "delete":
-        if (cur === null) return;
-        if (cur.isDirectory()) await rmdir(abs);
-        // Kept aside for a while: a deletion is often half of a rename whose other half needs these blocks.
-        else if (cur.isFile() && local?.type === "file") await this.opts.recycle.keep(abs, local);
-        else await unlink(abs);
+        if (cur !== null) await this.remove(abs, cur, local);
         return;
       case "adopt":
         if (t.deleted || cur === null) return;
@@ -186,16 +183,28 @@ export class Applier {
 
   /**
    * Clears the path for a new entry: the losing side of a conflict is kept under its conflict name; a
-   * directory in the way is removed only if empty (rename cannot replace it); files and links are simply
-   * replaced by the rename.
+   * directory in the way is removed only if empty, and anything in the way of a new directory is removed
+   * (rename can replace neither); otherwise the rename replaces the old file or link itself.
    */
-  private async makeRoom(need: Need, abs: string, cur: Stats | null): Promise<void> {
+  private async makeRoom(
+    need: Need,
+    abs: string,
+    cur: Stats | null,
+    local: FileInfo | undefined,
+  ): Promise<void> {
     if (cur === null) return;
-    if (need.loser !== null) {
-      await this.keepConflictCopy(need.loser, abs, cur);
-      return;
-    }
+    if (need.loser !== null) await this.keepConflictCopy(need.loser, abs, cur);
+    else if (cur.isDirectory() || need.op === "mkdir") await this.remove(abs, cur, local);
+  }
+
+  /**
+   * Removes an entry: a directory only if empty; a file into the recycle bin, because a deletion is often
+   * half of a rename whose other half needs its blocks.
+   */
+  private async remove(abs: string, cur: Stats, local: FileInfo | undefined): Promise<void> {
     if (cur.isDirectory()) await rmdir(abs);
+    else if (cur.isFile() && local?.type === "file") await this.opts.recycle.keep(abs, local);
+    else await unlink(abs);
   }
 
   /**

@@ -215,6 +215,14 @@ export class Assembler {
     if (target.blocks.length > 1) this.opts.db.dropPartial(target.path, target.digest);
   }
 
+  /**
+   * The assembled file could not be placed yet. A large one stays (with its record) to be placed by the
+   * next attempt without fetching anything; a small one has no record and is simply fetched again.
+   */
+  unplaced(target: FileInfo, tmpPath: string): void {
+    if (target.blocks.length <= 1) unlink(tmpPath).catch(() => undefined);
+  }
+
   /** Resumes the recorded download of this version if its tmp file survived, else starts one. */
   private async openTmp(
     target: FileInfo,

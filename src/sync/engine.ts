@@ -116,16 +116,20 @@ export class SyncEngine {
     });
   }
 
-  /** Prepares the tmp folder and decides what is needed from what peers announced in earlier runs. */
+  /**
+   * Decides what is needed from what peers announced in earlier runs, and clears the tmp folder of
+   * everything but the downloads that are still needed (those resume).
+   */
   async start(): Promise<void> {
     await initHasher();
-    await this.cleanTmp();
     await this.recycle.open();
     this.opts.folder.on("changed", (files) => this.onLocalChanges(files));
     const paths = new Set<string>();
-    for (const device of this.db.remoteDevices())
+    for (const device of this.db.remoteDevices()) {
       for (const f of this.db.remoteFiles(device)) paths.add(f.path);
+    }
     for (const path of paths) this.tracker.evaluate(path);
+    await this.cleanTmp();
   }
 
   attach(endpoint: EventEmitter<EndpointEvents>): void {
@@ -136,19 +140,14 @@ export class SyncEngine {
     endpoint.on("drain", (conn) => this.server.drain(conn));
   }
 
-  status(localBusy: boolean): EngineStatus {
+  status(): EngineStatus {
     const connected = new Map<string, string>();
     let complete = true;
     for (const p of this.peers.values()) {
       connected.set(p.conn.peer, p.conn.deviceId);
       complete &&= p.indexComplete;
     }
-    const inSync =
-      connected.size > 0 &&
-      complete &&
-      !localBusy &&
-      this.announcer.caughtUp &&
-      this.tracker.actionable === 0;
+    const inSync = connected.size > 0 && complete && this.announcer.caughtUp && this.tracker.actionable === 0;
     return { needed: this.tracker.size, inSync, connected };
   }
 
@@ -309,16 +308,25 @@ export class SyncEngine {
     if (!assembled.ok) return assembled.reason === "no-source" ? "no-source" : "retry";
     const outcome = await this.applier.apply(need, base, assembled.tmpPath);
     if (outcome === "done") this.assembler.placed(target);
+    else this.assembler.unplaced(target, assembled.tmpPath);
     return outcome;
   }
 
-  /** Removes tmp files no recorded download refers to (left by a crash between rename and bookkeeping). */
+  /**
+   * Forgets downloads of versions no longer needed, and removes tmp files no remaining download refers
+   * to (left by a crash, or by a version that was superseded meanwhile).
+   */
   private async cleanTmp(): Promise<void> {
     const tmp = join(this.opts.dir, TMP_DIR);
     await mkdir(tmp, { recursive: true });
-    const referenced = new Set(this.db.partials().map((p) => p.tmpName));
+    const keep = new Set<string>();
+    for (const p of this.db.partials()) {
+      const need = this.tracker.get(p.path)?.need;
+      if (need?.op === "pull" && need.target.digest === p.digest) keep.add(p.tmpName);
+      else this.db.dropPartial(p.path, p.digest);
+    }
     for (const name of await readdir(tmp)) {
-      if (!referenced.has(name)) await unlink(join(tmp, name)).catch(() => undefined);
+      if (!keep.has(name)) await unlink(join(tmp, name)).catch(() => undefined);
     }
   }
 }

@@ -162,6 +162,17 @@ describe("Applier", () => {
     assert.ok(e.recycle.find(b.hash, b.size));
   });
 
+  it("replaces a file by a newer directory and a directory by a newer file", async () => {
+    const f = await localFile(e, "p", "was a file", { [e.db.deviceId]: 1 });
+    const d = dirInfo("p", { [e.db.deviceId]: 1, [DEV_B]: 1 });
+    assert.equal(await e.applier.apply({ op: "mkdir", target: d, loser: null }, f), "done");
+    assert.ok((await stat(join(e.dir, "p"))).isDirectory());
+    const back = remoteFile("p", "a file again", { [e.db.deviceId]: 1, [DEV_B]: 2 });
+    const pull: Need = { op: "pull", target: back, loser: null };
+    assert.equal(await e.applier.apply(pull, e.db.getLocal("p"), await assembled(e, "a file again")), "done");
+    assert.equal(await readFile(join(e.dir, "p"), "utf8"), "a file again");
+  });
+
   it("creates directories and links, and refuses to remove a non-empty directory", async () => {
     const d = dirInfo("d", { [DEV_B]: 1 }, { mode: 0o750 });
     assert.equal(await e.applier.apply({ op: "mkdir", target: d, loser: null }, undefined), "done");
