@@ -245,11 +245,10 @@ export class ConnectionImpl implements Connection, LossListener {
       this.host.established(this);
     }
     let ackEliciting = false;
-    for (const frame of frames) {
-      if (frame.type !== FrameType.Ack) ackEliciting = true;
-      if (!this.apply(frame, now)) return "ok";
-    }
+    for (const frame of frames) if (frame.type !== FrameType.Ack) ackEliciting = true;
+    // Recorded before the frames run: delivering them calls into the application.
     this.acks.onPacket(pn, ackEliciting, now);
+    for (const frame of frames) if (!this.apply(frame, now)) return "ok";
     this.scheduleCreditUpdate();
     return "ok";
   }
