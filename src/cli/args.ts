@@ -148,13 +148,11 @@ interface RawRunOptions {
 
 class UsageError extends Error {}
 
-/** The flag each key problem is about, so that the one-line error names it. */
-const KEY_ERROR_FLAG: Record<KeyErrorCode, string> = {
-  missing: "--encryption yes",
-  conflict: "--key/--key-file",
-  empty: "--key",
-  unreadable: "--key-file",
-  "too-large": "--key-file",
+/** The flag a key problem is about, where its message does not already name it. */
+const KEY_ERROR_FLAG: Partial<Record<KeyErrorCode, string>> = {
+  missing: "--encryption yes: ",
+  unreadable: "--key-file: ",
+  "too-large": "--key-file: ",
 };
 
 function toRunOptions(raw: RawRunOptions, env: CliIo["env"]): RunOptions {
@@ -162,7 +160,7 @@ function toRunOptions(raw: RawRunOptions, env: CliIo["env"]): RunOptions {
   if (raw.ip === undefined) throw new UsageError("required option '--ip <peer>[,<peer>...]' not specified");
   const keyInputs = { key: raw.key, keyFile: raw.keyFile, env, required: raw.encryption === "yes" };
   const key = raw.encryption === "no" ? null : resolveKey(keyInputs);
-  if (key instanceof KeyError) throw new UsageError(`${KEY_ERROR_FLAG[key.code]}: ${key.message}`);
+  if (key instanceof KeyError) throw new UsageError(`${KEY_ERROR_FLAG[key.code] ?? ""}${key.message}`);
   return {
     dir: resolve(raw.dir),
     bind: raw.bind,

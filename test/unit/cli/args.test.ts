@@ -145,7 +145,8 @@ describe("parseCli: keys", async () => {
   });
 
   it("reports unreadable or conflicting keys as usage errors", () => {
-    usageError([...base, "--key-file", join(tmp, "missing")], /cannot read key file/);
+    usageError([...base, "--key-file", join(tmp, "missing")], /--key-file: cannot read key file/);
+    usageError(base, /LEFT_KEY is empty/, { LEFT_KEY: "" });
     usageError([...base, "--key", "a", "--key-file", join(tmp, "key")], /either --key or --key-file/);
     usageError([...base, "--key", ""], /--key is empty/);
   });
