@@ -75,6 +75,7 @@ export class SyncEngine {
   private readonly maxActive: number;
   private readonly running = new Set<Promise<void>>();
   private closing = false;
+  private pumpScheduled = false;
 
   constructor(private readonly opts: SyncEngineOptions) {
     this.db = opts.db;
@@ -94,7 +95,7 @@ export class SyncEngine {
       opts.db,
       this.clock,
       (target) => this.connected(this.db.devicesHaving(target.path, target.digest)).length > 0,
-      () => this.pump(),
+      () => this.schedulePump(),
     );
     this.recycle = new RecycleBin(opts.dir, this.clock);
     this.assembler = new Assembler({
@@ -253,6 +254,16 @@ export class SyncEngine {
       if (peer !== undefined) out.push(peer.conn);
     }
     return out;
+  }
+
+  /** Work became ready: start it once the current burst of decisions (one INDEX, say) is complete. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
