@@ -1,7 +1,12 @@
 /**
  * Block requests to peers: picks which connected peer asks for a block, matches RESPONSEs to REQUESTs by
- * id, and fails requests whose peer went away or stayed silent, so that the puller can retry elsewhere.
- * Spreading is by outstanding bytes: a faster peer drains its share sooner and so is asked more often.
+ * id, and fails requests whose peer went away or stopped answering, so that the puller can retry
+ * elsewhere. Spreading is by outstanding bytes: a faster peer drains its share sooner and so is asked
+ * more often.
+ *
+ * The timeout is per peer, not per request: a peer answers its requests in order, so on a slow link the
+ * last of many queued requests legitimately waits long. A peer that has requests pending and has not
+ * answered any of them for the timeout is considered stuck, and all its requests fail.
  */
 import type { Connection } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
@@ -18,8 +23,15 @@ export type FetchResult =
 interface Pending {
   device: string;
   size: number;
-  timer: TimerHandle;
   resolve: (r: FetchResult) => void;
+}
+
+interface PeerLoad {
+  bytes: number;
+  requests: number;
+  /** Last time this peer answered anything (or was first asked). */
+  lastProgress: number;
+  watchdog: TimerHandle | null;
 }
 
 /** A request id space of 2^32 with wrap-around; ids of requests still pending are skipped. */
@@ -27,7 +39,7 @@ const MAX_REQ_ID = 0xffffffff;
 
 export class BlockFetcher {
   private readonly pending = new Map<number, Pending>();
-  private readonly outstanding = new Map<string, number>();
+  private readonly load = new Map<string, PeerLoad>();
   private nextId = 1;
   private closed = false;
 
@@ -43,13 +55,12 @@ export class BlockFetcher {
     if (conn === undefined) return Promise.resolve({ ok: false, reason: "no-source", device: "" });
     const reqId = this.allocateId();
     const device = conn.deviceId;
-    this.outstanding.set(device, (this.outstanding.get(device) ?? 0) + req.size);
+    const load = this.loadOf(device);
+    load.bytes += req.size;
+    load.requests++;
+    load.watchdog ??= this.clock.setTimeout(() => this.check(device), this.timeoutMs);
     return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(
-        () => this.settle(reqId, { ok: false, reason: "timeout", device }),
-        this.timeoutMs,
-      );
-      this.pending.set(reqId, { device, size: req.size, timer, resolve });
+      this.pending.set(reqId, { device, size: req.size, resolve });
       conn.sendMessage(encodeRequest({ reqId, ...req }));
     });
   }
@@ -58,6 +69,7 @@ export class BlockFetcher {
   onResponse(conn: Connection, res: Response): void {
     const p = this.pending.get(res.reqId);
     if (p === undefined || p.device !== conn.deviceId) return;
+    this.loadOf(p.device).lastProgress = this.clock.now();
     this.settle(
       res.reqId,
       res.status === ResponseStatus.Unavailable
@@ -73,29 +85,55 @@ export class BlockFetcher {
 
   /** Fails every request pending at `device`. */
   peerDown(device: string): void {
-    for (const [id, p] of this.pending) {
-      if (p.device === device) this.settle(id, { ok: false, reason: "peer-down", device });
-    }
+    this.failAll(device, "peer-down");
   }
 
   /** Fails everything pending and every later fetch. */
   close(): void {
     this.closed = true;
-    for (const [id, p] of this.pending) this.settle(id, { ok: false, reason: "closed", device: p.device });
+    for (const device of [...this.load.keys()]) this.failAll(device, "closed");
   }
 
   get pendingCount(): number {
     return this.pending.size;
   }
 
+  private loadOf(device: string): PeerLoad {
+    let load = this.load.get(device);
+    if (load === undefined) {
+      load = { bytes: 0, requests: 0, lastProgress: this.clock.now(), watchdog: null };
+      this.load.set(device, load);
+    }
+    return load;
+  }
+
+  /** The watchdog of a peer with pending requests: silent for the whole timeout means stuck. */
+  private check(device: string): void {
+    const load = this.load.get(device);
+    if (load === undefined) return;
+    load.watchdog = null;
+    const silentFor = this.clock.now() - load.lastProgress;
+    if (silentFor >= this.timeoutMs) this.failAll(device, "timeout");
+    else load.watchdog = this.clock.setTimeout(() => this.check(device), this.timeoutMs - silentFor);
+  }
+
+  private failAll(device: string, reason: "peer-down" | "timeout" | "closed"): void {
+    for (const [id, p] of this.pending)
+      if (p.device === device) this.settle(id, { ok: false, reason, device });
+  }
+
   private settle(reqId: number, result: FetchResult): void {
     const p = this.pending.get(reqId);
     if (p === undefined) return;
     this.pending.delete(reqId);
-    p.timer.cancel();
-    const left = (this.outstanding.get(p.device) ?? 0) - p.size;
-    if (left > 0) this.outstanding.set(p.device, left);
-    else this.outstanding.delete(p.device);
+    const load = this.load.get(p.device)!;
+    load.bytes -= p.size;
+    load.requests--;
+    if (load.requests === 0) {
+      // Idle peers keep no timer; the next request starts a fresh silence window.
+      load.watchdog?.cancel();
+      this.load.delete(p.device);
+    }
     p.resolve(result);
   }
 
@@ -103,10 +141,10 @@ export class BlockFetcher {
     let best: Connection | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const c of sources) {
-      const load = this.outstanding.get(c.deviceId) ?? 0;
-      if (load < bestLoad) {
+      const bytes = this.load.get(c.deviceId)?.bytes ?? 0;
+      if (bytes < bestLoad) {
         best = c;
-        bestLoad = load;
+        bestLoad = bytes;
       }
     }
     return best;

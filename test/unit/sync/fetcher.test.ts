@@ -49,6 +49,23 @@ describe("BlockFetcher", () => {
     assert.equal(b.messages.length, 3);
   });
 
+  it("times out a peer only when it answers nothing for the whole timeout", async () => {
+    const clock = new FakeClock();
+    const fetcher = new BlockFetcher(clock, 1000);
+    const a = new RecordingConn("a:1", DEV_A);
+    const first = fetcher.fetch([a], block);
+    const firstId = lastRequest(a).reqId;
+    const second = fetcher.fetch([a], block);
+    clock.advance(800);
+    const data = new Uint8Array(100);
+    fetcher.onResponse(a, { type: MessageType.Response, reqId: firstId, status: ResponseStatus.Ok, data });
+    assert.equal((await first).ok, true);
+    clock.advance(800);
+    assert.equal(fetcher.pendingCount, 1, "a peer making progress is not timed out");
+    clock.advance(200);
+    assert.deepEqual(await second, { ok: false, reason: "timeout", device: DEV_A });
+  });
+
   it("fails requests on timeout, peer down, close, and when no source is connected", async () => {
     const clock = new FakeClock();
     const fetcher = new BlockFetcher(clock, 1000);
