@@ -61,7 +61,8 @@ function typeOf(st: Stats): StatRecord["type"] | "other" {
 /**
  * Whether what is on disk is what the index last saw. A vanished entry is fine (its deletion is not
  * indexed yet, and the incoming version is newer or wins anyway); a directory's own mtime changes with its
- * children, so only its type is compared.
+ * children, so only its type is compared; the index records no size for links (a link is never modified
+ * in place: a new target is a new inode).
  */
 export function diskMatchesIndex(
   cur: Stats | null,
@@ -72,7 +73,8 @@ export function diskMatchesIndex(
   if (cur === null) return true;
   if (stat === undefined || typeOf(cur) !== stat.type) return false;
   if (stat.type === "dir") return true;
-  return cur.size === stat.size && cur.mtimeMs === stat.mtimeMs && cur.ino === stat.ino;
+  const sameSize = stat.type !== "file" || cur.size === stat.size;
+  return sameSize && cur.mtimeMs === stat.mtimeMs && cur.ino === stat.ino;
 }
 
 function sameVersion(a: FileInfo | undefined, b: FileInfo | undefined): boolean {

@@ -3,7 +3,19 @@
  * concurrent edit (conflict copy on every peer), a thousand small files, and a rename that moves no data.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -89,6 +101,37 @@ describe("sync: edge cases", { timeout: 240_000 }, () => {
       assert.equal(await readFile(join(dir, copies[0]!), "utf8"), "edited on B\n");
     }
     t.diagnostic(`conflict resolved on all peers in ${seconds(performance.now() - t0)}: ${copies[0]}`);
+  });
+
+  it("syncs links and permission changes, and deletes a directory holding a link", async (t) => {
+    await mkdir(join(A.dir, "links"));
+    await writeFile(join(A.dir, "links/target.txt"), "target\n");
+    await symlink("target.txt", join(A.dir, "links/ok"));
+    await symlink("../../outside-the-share", join(A.dir, "links/escaping"));
+    const t0 = performance.now();
+    await waitFor(
+      "the link on B and C",
+      async () => {
+        const links = await Promise.all([B, C].map((p) => readlink(join(p.dir, "links/ok")).catch(() => "")));
+        return links.every((l) => l === "target.txt");
+      },
+      TIMEOUT_MS,
+    );
+    t.diagnostic(`symlink synced in ${seconds(performance.now() - t0)}`);
+    for (const p of [B, C])
+      await assert.rejects(readlink(join(p.dir, "links/escaping")), "a link leaving the share is not synced");
+    await chmod(join(A.dir, "links/target.txt"), 0o600);
+    await waitFor(
+      "mode 600 on B and C",
+      async () => {
+        const modes = await Promise.all([B, C].map((p) => stat(join(p.dir, "links/target.txt"))));
+        return modes.every((m) => (m.mode & 0o777) === 0o600);
+      },
+      TIMEOUT_MS,
+    );
+    await rm(join(A.dir, "links"), { recursive: true });
+    await waitForSameTrees(all(), TIMEOUT_MS);
+    for (const p of [B, C]) await assert.rejects(stat(join(p.dir, "links")));
   });
 
   it("syncs 1,000 small files", async (t) => {

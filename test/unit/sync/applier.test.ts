@@ -180,6 +180,10 @@ describe("Applier", () => {
     const link = dirInfo("d/l", { [DEV_B]: 1 }, { type: "symlink", target: "../elsewhere" });
     assert.equal(await e.applier.apply({ op: "symlink", target: link, loser: null }, undefined), "done");
     assert.equal(await readlink(join(e.dir, "d/l")), "../elsewhere");
+    const unlink = { op: "delete" as const, target: tombstone("d/l", { [DEV_B]: 2 }), loser: null };
+    assert.equal(await e.applier.apply(unlink, e.db.getLocal("d/l")), "done");
+    await assert.rejects(readlink(join(e.dir, "d/l")));
+    await writeFile(join(e.dir, "d/keep"), "x");
     const dirEntry = e.db.getLocal("d")!;
     const rmdir = { op: "delete" as const, target: tombstone("d", { [DEV_B]: 2 }), loser: null };
     assert.equal(await e.applier.apply(rmdir, dirEntry), "blocked");

@@ -125,7 +125,9 @@ async function statOf(dir: string, path: string): Promise<StatRecord | null> {
     const st = await lstat(abs);
     const type = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
     const target = type === "symlink" ? await readlink(abs) : "";
-    return { path, type, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, ino: st.ino, target };
+    // As the scanner records it: only files have a size.
+    const size = type === "file" ? st.size : 0;
+    return { path, type, size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, ino: st.ino, target };
   } catch {
     return null;
   }
