@@ -105,9 +105,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
       lookup: literalLookup,
     });
     await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
+      const fail = (err: Error) => {
+        socket.close();
+        reject(err);
+      };
+      socket.once("error", fail);
       socket.bind(opts.port, opts.bind, () => {
-        socket.off("error", reject);
+        socket.off("error", fail);
         resolve();
       });
     });
