@@ -110,19 +110,39 @@ export class Applier {
   }
 
   /**
+   * Whether `need` may still be applied: null if so, else why not. Checked before fetching anything (a
+   * file that is only waiting to be indexed must not be downloaded for nothing) and again when applying.
+   */
+  async precondition(need: Need, base: FileInfo | undefined): Promise<"stale" | "local-change" | null> {
+    const seen = await this.inspect(need.target.path, base);
+    return "blocked" in seen ? seen.blocked : null;
+  }
+
+  /** The local entry and what is on disk at `path`, or why a change decided against `base` must wait. */
+  private async inspect(
+    path: string,
+    base: FileInfo | undefined,
+  ): Promise<{ blocked: "stale" | "local-change" } | { local: FileInfo | undefined; cur: Stats | null }> {
+    const local = this.opts.db.getLocal(path);
+    if (!sameVersion(local, base)) return { blocked: "stale" };
+    const cur = await lstatOrNull(this.abs(path));
+    if (!diskMatchesIndex(cur, local, this.opts.db.getStat(path))) return { blocked: "local-change" };
+    return { local, cur };
+  }
+
+  /**
    * Applies `need`, decided against the local entry `base`. For a pull, `tmpPath` is the assembled and
    * verified file.
    */
   async apply(need: Need, base: FileInfo | undefined, tmpPath?: string): Promise<ApplyOutcome> {
     const { path } = need.target;
-    const { db, folder, log } = this.opts;
+    const { folder, log } = this.opts;
     folder.hold(path);
     try {
-      const local = db.getLocal(path);
-      if (!sameVersion(local, base)) return "stale";
+      const seen = await this.inspect(path, base);
+      if ("blocked" in seen) return seen.blocked;
+      const { local, cur } = seen;
       const abs = this.abs(path);
-      const cur = await lstatOrNull(abs);
-      if (!diskMatchesIndex(cur, local, db.getStat(path))) return "local-change";
       if (need.op !== "delete" && !need.target.deleted) await this.ensureParents(path);
       // These can turn a checked directory into something else (or away).
       const reshapes =

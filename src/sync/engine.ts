@@ -313,6 +313,8 @@ export class SyncEngine {
     const { need, base } = t;
     if (need.op !== "pull") return this.applier.apply(need, base);
     const target = need.target;
+    const blocked = await this.applier.precondition(need, base);
+    if (blocked !== null) return blocked;
     // Looked up once per attempt; which of those peers are connected is checked per block.
     const devices = this.db.devicesHaving(target.path, target.digest);
     const assembled = await this.assembler.assemble(target, () => this.connected(devices));

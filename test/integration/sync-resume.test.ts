@@ -1,10 +1,11 @@
 /**
- * Crash safety, black-box: a receiver SIGKILLed in the middle of a large download resumes from the blocks
- * it had verified (fetching only the rest), never shows a partial file in the share, and an encrypted
- * pair syncs while a peer with the wrong key gets nothing.
+ * Crash safety and joining, black-box: a receiver SIGKILLed in the middle of a large download resumes from
+ * the blocks it had verified (fetching only the rest) and never shows a partial file in the share; a peer
+ * joining with the data already on disk moves none of it; an encrypted pair syncs while a peer with the
+ * wrong key gets nothing.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -84,6 +85,46 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
       `resumed download fetched ${second} bytes: verified blocks were not kept`,
     );
     assert.deepEqual(await readdir(join(B.dir, ".left/tmp")), [], "the tmp file became the synced file");
+    await Promise.all([A.stop(), B.stop()]);
+  });
+
+  it("moves no data when a joining peer already holds the same files; differing ones become conflicts", async (t) => {
+    const port = randomPort();
+    const A = new LeftProcess({
+      name: "A",
+      dir: join(root, "sA"),
+      host: "127.0.0.2",
+      port,
+      peers: [`127.0.0.3:${port}`],
+    });
+    const B = new LeftProcess({
+      name: "B",
+      dir: join(root, "sB"),
+      host: "127.0.0.3",
+      port,
+      peers: [`127.0.0.2:${port}`],
+    });
+    procs.push(A, B);
+    await writeRandomFile(join(A.dir, "same.bin"), 32 * MiB);
+    await mkdir(B.dir, { recursive: true });
+    await copyFile(join(A.dir, "same.bin"), join(B.dir, "same.bin"));
+    await writeFile(join(A.dir, "differs.txt"), "A's text\n");
+    await writeFile(join(B.dir, "differs.txt"), "B's text\n");
+    A.start();
+    B.start();
+    const t0 = performance.now();
+    const trees = await waitForSameTrees([A.dir, B.dir], TIMEOUT_MS);
+    await waitFor(
+      "both in sync",
+      async () => (await A.status())?.inSync === true && (await B.status())?.inSync === true,
+      TIMEOUT_MS,
+    );
+    const received = await Promise.all([A, B].map(async (p) => (await p.status())!.wire.bytesReceived));
+    t.diagnostic(
+      `seeded peers agreed in ${seconds(performance.now() - t0)}, received ${received.join(" and ")} bytes`,
+    );
+    assert.equal([...trees.keys()].filter((p) => p.startsWith("differs.sync-conflict-")).length, 1);
+    for (const r of received) assert.ok(r < MiB, `${r} bytes received although the data was already there`);
     await Promise.all([A.stop(), B.stop()]);
   });
 
