@@ -12,9 +12,9 @@ import type { Connection } from "../src/transport/types.js";
 import { createLogger } from "../src/util/log.js";
 import type { FromPeer, PeerConfig, ToPeer } from "./transport-ipc.js";
 import {
-  ChunkCollector,
   MessageCollector,
   SourceStream,
+  StreamCollector,
   TCP_WRITE_BYTES,
   wallClockMs,
 } from "./transport-payload.js";
@@ -49,7 +49,11 @@ async function command(type: ToPeer["type"]): Promise<void> {
   }
 }
 
-async function openEndpoint(config: PeerConfig): Promise<{ endpoint: Endpoint; conn: Connection }> {
+/** `done` tells when losing the peer is no longer a failure (the transfer is over, the other end left). */
+async function openEndpoint(
+  config: PeerConfig,
+  done: () => boolean,
+): Promise<{ endpoint: Endpoint; conn: Connection }> {
   const endpoint = await Endpoint.open({
     bind: config.bind.host,
     port: config.bind.port,
@@ -61,14 +65,17 @@ async function openEndpoint(config: PeerConfig): Promise<{ endpoint: Endpoint; c
     log: createLogger({ format: "text", level: "warn" }),
   });
   const [conn] = (await once(endpoint, "peerUp")) as [Connection];
-  endpoint.on("peerDown", (_conn, reason) => fail(`${config.role}: peer down: ${reason}`));
+  endpoint.on("peerDown", (_conn, reason) => {
+    if (!done()) fail(`${config.role}: peer down: ${reason}`);
+  });
   return { endpoint, conn };
 }
 
 async function udpSend(config: PeerConfig): Promise<void> {
   const stream = new SourceStream(config.size);
   const digest = stream.digest();
-  const { endpoint, conn } = await openEndpoint(config);
+  let finished = false;
+  const { endpoint, conn } = await openEndpoint(config, () => finished);
   post({ type: "up" });
   await command("go");
   const startedAt = wallClockMs();
@@ -77,13 +84,14 @@ async function udpSend(config: PeerConfig): Promise<void> {
   }
   post({ type: "sent", startedAt, digest });
   await command("finish");
+  finished = true;
   post({ type: "done", digest: null, endpoint: endpoint.stats(), connection: conn.stats() });
   await endpoint.close();
 }
 
 async function udpReceive(config: PeerConfig): Promise<void> {
   const collector = new MessageCollector(config.size);
-  const { endpoint, conn } = await openEndpoint(config);
+  const { endpoint, conn } = await openEndpoint(config, () => collector.complete);
   endpoint.on("bulk", (_conn, msg) => {
     const wasComplete = collector.complete;
     collector.add(msg);
@@ -129,11 +137,11 @@ async function tcpSend(config: PeerConfig): Promise<void> {
 }
 
 async function tcpReceive(config: PeerConfig): Promise<void> {
-  const collector = new ChunkCollector();
+  const collector = new StreamCollector(config.size);
   const server = createServer((socket: Socket) => {
     socket.on("data", (chunk: Buffer) => {
-      collector.add(chunk);
-      if (collector.bytes === config.size) {
+      if (!collector.add(chunk)) fail(`tcp-recv: more than the ${config.size} bytes expected`);
+      if (collector.complete) {
         post({
           type: "received",
           endedAt: wallClockMs(),
@@ -141,8 +149,6 @@ async function tcpReceive(config: PeerConfig): Promise<void> {
           duplicates: 0,
           malformed: 0,
         });
-      } else if (collector.bytes > config.size) {
-        fail(`tcp-recv: ${collector.bytes} bytes received, ${config.size} expected`);
       }
     });
     socket.on("error", (err) => fail(`tcp-recv: ${err.message}`));
