@@ -304,6 +304,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
     slot.dialAttempts = 0;
   }
 
+  /**
+   * We answer the peer's INIT instead of dialing: our INIT is forgotten, but if no connection results
+   * (the peer stops dialing, or its handshake is refused) we dial again once the backoff runs out. Each
+   * further INIT from the peer postpones that.
+   */
+  private yieldDial(slot: PeerSlot): void {
+    if (slot.dial !== null) this.cids.delete(slot.dial.cid);
+    slot.dial = null;
+    if (slot.conn === null) this.scheduleDial(slot, DIAL_BACKOFF_MAX_MS);
+  }
+
   private dropResponder(slot: PeerSlot): void {
     if (slot.responder !== null) this.cids.delete(slot.responder.cid);
     slot.responder = null;
@@ -342,7 +353,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
       this.counters.ignored++;
       return;
     }
-    this.cancelDial(slot);
+    this.yieldDial(slot);
     const pending = slot.responder;
     if (pending !== null && sameHello(pending.init, body)) {
       this.sendTo(slot, pending.datagram);
