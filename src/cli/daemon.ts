@@ -20,6 +20,7 @@ import { plaintextSecurity } from "../transport/plaintext.js";
 import { systemClock } from "../util/clock.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { ExitCode, type RunOptions } from "./args.js";
+import { Progress } from "./progress.js";
 
 const MiB = 1024 * 1024;
 /** Default in-flight bytes per connection when --window is not given (≈ 262 loopback packets). */
@@ -61,10 +62,22 @@ function liveCounter(db: IndexDb): () => number {
   };
 }
 
-export async function runDaemon(
-  o: RunOptions,
-  log: Logger = createLogger({ format: o.logFormat, level: o.logLevel }),
-): Promise<number> {
+export async function runDaemon(o: RunOptions): Promise<number> {
+  // On a terminal a progress line replaces the stream of status; logs are printed above it.
+  const progress = process.stderr.isTTY && o.logFormat === "text" ? new Progress(process.stderr) : null;
+  const log = createLogger({
+    format: o.logFormat,
+    level: o.logLevel,
+    ...(progress && { write: (line: string) => progress.log(line) }),
+  });
+  try {
+    return await run(o, log, progress);
+  } finally {
+    progress?.stop();
+  }
+}
+
+async function run(o: RunOptions, log: Logger, progress: Progress | null): Promise<number> {
   await mkdir(join(o.dir, STATE_DIR), { recursive: true });
   let db: IndexDb;
   try {
@@ -131,7 +144,12 @@ export async function runDaemon(
       updatedAt: new Date().toISOString(),
     };
   };
-  const status = new StatusWriter(join(o.dir, STATE_DIR, STATUS_FILE), snapshot, systemClock, log);
+  const publish = (): Status => {
+    const s = snapshot();
+    progress?.update(s);
+    return s;
+  };
+  const status = new StatusWriter(join(o.dir, STATE_DIR, STATUS_FILE), publish, systemClock, log);
   await status.write();
   status.start();
   log.log("info", "left.started", "LEFT running", {
