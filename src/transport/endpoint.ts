@@ -65,7 +65,7 @@ interface ConnTimer {
   handle: TimerHandle;
 }
 
-export class Endpoint extends EventEmitter<EndpointEvents> implements ConnectionHost {
+export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly log: Logger;
@@ -484,7 +484,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
         bulkHighWaterMark: this.bulkHighWater,
         confirm,
       },
-      this,
+      this.host,
       now,
     );
     this.byCid.set(localCid, conn);
@@ -522,40 +522,30 @@ export class Endpoint extends EventEmitter<EndpointEvents> implements Connection
     }
   }
 
-  // ---- ConnectionHost ----
+  // ---- what connections call back into (not public API) ----
 
-  sendDatagram(conn: ConnectionImpl, parts: readonly Uint8Array[]): void {
-    let size = 0;
-    for (const part of parts) size += part.length;
-    this.counters.packetsSent++;
-    this.counters.bytesSent += size;
-    this.socket.send(parts, conn.peerPort, conn.peerHost);
-  }
+  private readonly host: ConnectionHost = {
+    sendDatagram: (conn, parts) => {
+      let size = 0;
+      for (const part of parts) size += part.length;
+      this.counters.packetsSent++;
+      this.counters.bytesSent += size;
+      this.socket.send(parts, conn.peerPort, conn.peerHost);
+    },
+    deliverMessage: (conn, msg) => this.emit("message", conn, msg),
+    deliverBulk: (conn, msg) => this.emit("bulk", conn, msg),
+    drain: (conn) => this.emit("drain", conn),
+    wake: (conn) => this.markDirty(conn),
+    established: (conn) => {
+      const slot = this.peers.byName(conn.peer);
+      if (slot === undefined || slot.confirming !== conn) return;
+      slot.confirming = null;
+      this.install(slot, conn, this.clock.now());
+    },
+    closed: (conn, reason) => this.onClosed(conn, reason),
+  };
 
-  deliverMessage(conn: ConnectionImpl, msg: Uint8Array): void {
-    this.emit("message", conn, msg);
-  }
-
-  deliverBulk(conn: ConnectionImpl, msg: Uint8Array): void {
-    this.emit("bulk", conn, msg);
-  }
-
-  drain(conn: ConnectionImpl): void {
-    this.emit("drain", conn);
-  }
-
-  wake(conn: ConnectionImpl): void {
-    this.markDirty(conn);
-  }
-
-  established(conn: ConnectionImpl): void {
-    const slot = this.peers.byName(conn.peer);
-    if (slot === undefined || slot.confirming !== conn) return;
-    slot.confirming = null;
-    this.install(slot, conn, this.clock.now());
-  }
-
-  closed(conn: ConnectionImpl, reason: string): void {
+  private onClosed(conn: ConnectionImpl, reason: string): void {
     this.retransmittedByClosed += conn.stats().packetsRetransmitted;
     this.byCid.delete(conn.localCid);
     this.cids.delete(conn.localCid);
