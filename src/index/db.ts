@@ -19,7 +19,7 @@ import {
   statToColumns,
 } from "./rows.js";
 import { SCHEMA, SCHEMA_VERSION } from "./schema.js";
-import type { DeviceId, FileInfo, StatRecord } from "./types.js";
+import type { BlockInfo, DeviceId, FileInfo, StatRecord } from "./types.js";
 
 export { LEFT_DIR } from "./layout.js";
 
@@ -35,10 +35,12 @@ interface Statements {
   localUnder: Database.Statement<[string, string], LocalRow>;
   localSince: Database.Statement<[number], LocalRow>;
   putLocal: Database.Statement<[LocalRow]>;
-  dropBlocks: Database.Statement<[string]>;
+  blocksOf: Database.Statement<[string], { blocks: string; deleted: number; type: string }>;
+  dropBlock: Database.Statement<[string, number, string, number]>;
   updateStat: Database.Statement<[StatColumns & { path: string }]>;
   livePaths: Database.Statement<[], { path: string; sequence: number }>;
   addBlock: Database.Statement<[string, number, string, number]>;
+  maxSequence: Database.Statement<[], { seq: number | null }>;
   findBlock: Database.Statement<[string, number], { path: string; offset: number }>;
   getMeta: Database.Statement<[string], { value: string }>;
   setMeta: Database.Statement<[string, string]>;
@@ -69,6 +71,7 @@ export class IndexDb {
   private readonly q: Statements;
   private sequence: number;
   private readonly putLocalTx: (info: FileInfo, stat: StatRecord | null) => void;
+  private readonly batchTx: (fn: () => unknown) => unknown;
   private readonly putRemoteTx: (device: DeviceId, files: FileInfo[]) => void;
   private readonly markDoneTx: (path: string, digest: string, indices: number[]) => void;
   private readonly dropPartialTx: (path: string, digest: string) => void;
@@ -97,15 +100,20 @@ export class IndexDb {
     const storedId = this.q.getMeta.get("device_id")?.value;
     this.deviceId = storedId ?? randomBytes(16).toString("hex");
     if (storedId === undefined) this.q.setMeta.run("device_id", this.deviceId);
-    this.sequence = Number(this.q.getMeta.get("local_sequence")?.value ?? 0);
+    // Rows are only ever replaced by higher sequences, so the maximum is the last one assigned.
+    this.sequence = this.q.maxSequence.get()?.seq ?? 0;
 
     this.putLocalTx = db.transaction((info: FileInfo, stat: StatRecord | null) => {
+      const old = this.q.blocksOf.get(info.path);
+      if (old && old.deleted === 0 && old.type === "file") {
+        for (const b of JSON.parse(old.blocks) as BlockInfo[])
+          this.q.dropBlock.run(b.hash, b.size, info.path, b.offset);
+      }
       this.q.putLocal.run({ ...fileToRow(info), ...statToColumns(stat) });
-      this.q.setMeta.run("local_sequence", String(info.sequence));
-      this.q.dropBlocks.run(info.path);
       if (info.deleted || info.type !== "file") return;
       for (const b of info.blocks) this.q.addBlock.run(b.hash, b.size, info.path, b.offset);
     });
+    this.batchTx = db.transaction((fn: () => unknown) => fn());
     this.putRemoteTx = db.transaction((device: DeviceId, files: FileInfo[]) => {
       for (const f of files) this.q.putRemote.run({ device, ...fileToRow(f) });
     });
@@ -125,6 +133,19 @@ export class IndexDb {
 
   close(): void {
     this.db.close();
+  }
+
+  /**
+   * Runs fn in one transaction: many writes, one commit (a commit costs ≈40–200 µs of main-thread time,
+   * the writes inside a few µs each). Reads inside fn see its writes. If fn throws, nothing is kept.
+   */
+  batch<T>(fn: () => T): T {
+    try {
+      return this.batchTx(fn) as T;
+    } catch (err) {
+      this.sequence = this.q.maxSequence.get()?.seq ?? 0;
+      throw err;
+    }
   }
 
   getLocal(path: string): FileInfo | undefined {
@@ -251,13 +272,15 @@ function prepare(db: Database.Database): Statements {
       `INSERT OR REPLACE INTO local (${fileCols}, ${statCols})
        VALUES (${fileParams}, @st_type, @st_size, @st_mtime_ms, @st_mode, @st_ino, @st_target)`,
     ),
-    dropBlocks: db.prepare("DELETE FROM local_blocks WHERE path = ?"),
+    blocksOf: db.prepare("SELECT blocks, deleted, type FROM local WHERE path = ?"),
+    dropBlock: db.prepare("DELETE FROM local_blocks WHERE hash = ? AND size = ? AND path = ? AND offset = ?"),
+    maxSequence: db.prepare("SELECT MAX(sequence) AS seq FROM local"),
     updateStat: db.prepare(
       `UPDATE local SET st_type = @st_type, st_size = @st_size, st_mtime_ms = @st_mtime_ms, st_mode = @st_mode,
        st_ino = @st_ino, st_target = @st_target WHERE path = @path`,
     ),
     livePaths: db.prepare("SELECT path, sequence FROM local WHERE deleted = 0 ORDER BY path"),
-    addBlock: db.prepare("INSERT INTO local_blocks (hash, size, path, offset) VALUES (?, ?, ?, ?)"),
+    addBlock: db.prepare("INSERT OR IGNORE INTO local_blocks (hash, size, path, offset) VALUES (?, ?, ?, ?)"),
     findBlock: db.prepare("SELECT path, offset FROM local_blocks WHERE hash = ? AND size = ? LIMIT 1"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
     setMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),

@@ -29,10 +29,12 @@ CREATE TABLE IF NOT EXISTS local (${fileColumns},
   PRIMARY KEY (path)) STRICT, WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS local_by_sequence ON local (sequence);
 
+-- One b-tree only (no rowid, no secondary index): rows are removed by their full key, taken from the
+-- block list being replaced, which keeps a small file's commit to three pages (local, its sequence
+-- index, local_blocks).
 CREATE TABLE IF NOT EXISTS local_blocks (
-  hash TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL) STRICT;
-CREATE INDEX IF NOT EXISTS local_blocks_by_hash ON local_blocks (hash, size);
-CREATE INDEX IF NOT EXISTS local_blocks_by_path ON local_blocks (path);
+  hash TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL, offset INTEGER NOT NULL,
+  PRIMARY KEY (hash, size, path, offset)) STRICT, WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS remote (device TEXT NOT NULL, ${fileColumns},
   PRIMARY KEY (device, path)) STRICT, WITHOUT ROWID;

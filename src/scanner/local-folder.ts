@@ -45,6 +45,8 @@ export interface LocalFolderOptions {
 
 type Entry = Omit<FileInfo, "sequence">;
 
+type HashOutcome = { kind: "hashed"; hashed: HashedFile } | { kind: "changed" } | { kind: "skip" };
+
 /** Stat fields that tell whether an entry changed. Directory mtimes change whenever a child does: ignored. */
 function sameStat(a: StatRecord, b: StatRecord): boolean {
   if (a.type !== b.type || a.mode !== b.mode) return false;
@@ -87,6 +89,8 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private readonly settling = new Map<string, NodeJS.Timeout>();
   private readonly hashConcurrency: number;
   private readonly settleMs: number;
+  /** Files hashed and verified unchanged, waiting for the next batched commit. */
+  private hashed: { record: StatRecord; hashed: HashedFile }[] = [];
   private pending: FileInfo[] = [];
   private emitScheduled = false;
   private closed = false;
@@ -193,7 +197,9 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     if (this.closed) return;
     // Entries reported by watch batches during a full scan count as seen too: they exist.
     if (this.seen) for (const r of records) this.seen.add(r.path);
-    for (const r of records) this.examine(r);
+    this.write(() => {
+      for (const r of records) this.examine(r);
+    });
     if (walked.length === 0) return;
     const reported = new Set(records.map((r) => r.path));
     const stale = walked.flatMap((dir) =>
@@ -293,28 +299,65 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
 
   private async hash(r: StatRecord): Promise<void> {
     this.hashing.set(r.path, undefined);
-    let settle = false;
+    const outcome = await this.hashStable(r);
+    if (outcome.kind !== "hashed") {
+      this.hashDone(r.path, outcome.kind === "changed");
+      return;
+    }
+    // Many small files finish hashing in the same tick: record them with one commit.
+    this.hashed.push({ record: r, hashed: outcome.hashed });
+    if (this.hashed.length === 1) setImmediate(() => this.commitHashed());
+  }
+
+  /** Hashes a file and checks that it did not change meanwhile. Never throws. */
+  private async hashStable(r: StatRecord): Promise<HashOutcome> {
     try {
       const hashed = await this.opts.pool.hashFile(this.abs(r.path), this.opts.chunk);
       const now = await this.statPath(r.path);
-      if (now === undefined) return; // deleted meanwhile: the scanner reports it as gone
-      if (!sameContentStat(now, r)) settle = true;
-      else if (!this.closed && !this.isHeld(r.path)) this.commitHash(r, hashed);
+      // Deleted meanwhile: the scanner reports it as gone.
+      if (now === undefined) return { kind: "skip" };
+      return sameContentStat(now, r) ? { kind: "hashed", hashed } : { kind: "changed" };
     } catch (err) {
-      if (err instanceof HashError && err.code === "changed") settle = true;
-      else if (!(err instanceof HashError && (err.code === "ENOENT" || err.code === "ENOTDIR"))) {
+      if (err instanceof HashError && err.code === "changed") return { kind: "changed" };
+      if (!(err instanceof HashError && (err.code === "ENOENT" || err.code === "ENOTDIR"))) {
         this.opts.log.log("warn", "scan.hash_failed", "cannot hash file: skipped", {
           path: r.path,
           error: (err as Error).message,
         });
       }
-    } finally {
-      const newer = this.hashing.get(r.path);
-      this.hashing.delete(r.path);
-      if (settle) this.settle(r.path);
-      else if (newer) this.examine(newer);
-      this.pump();
-      if (this.hashing.size === 0) this.idle?.();
+      return { kind: "skip" };
+    }
+  }
+
+  private commitHashed(): void {
+    const done = this.hashed;
+    this.hashed = [];
+    this.write(() => {
+      for (const { record, hashed } of done) {
+        if (!this.isHeld(record.path)) this.commitHash(record, hashed);
+      }
+    });
+    for (const { record } of done) this.hashDone(record.path, false);
+  }
+
+  private hashDone(path: string, changed: boolean): void {
+    const newer = this.hashing.get(path);
+    this.hashing.delete(path);
+    if (changed) this.settle(path);
+    else if (newer) this.examine(newer);
+    this.pump();
+    if (this.hashing.size === 0) this.idle?.();
+  }
+
+  /** Index writes of one batch in one transaction; a failure (disk full…) is logged, never thrown at an emitter. */
+  private write(fn: () => void): void {
+    if (this.closed) return;
+    try {
+      this.db.batch(fn);
+    } catch (err) {
+      this.opts.log.log("error", "index.write_failed", "cannot update the index", {
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -371,12 +414,14 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
       if (this.closed) return;
       // Children before their parents, so peers can apply the deletions in order.
       found.sort((a, b) => (a.c.path < b.c.path ? 1 : a.c.path > b.c.path ? -1 : 0));
-      for (const { c, stat, readable } of found) {
-        if (stat) this.examine(stat);
-        if (stat || !readable || this.isHeld(c.path) || this.hashing.has(c.path)) continue;
-        const current = this.db.getLocal(c.path);
-        if (current && !current.deleted && current.sequence === c.sequence) this.tombstone(current);
-      }
+      this.write(() => {
+        for (const { c, stat, readable } of found) {
+          if (stat) this.examine(stat);
+          if (stat || !readable || this.isHeld(c.path) || this.hashing.has(c.path)) continue;
+          const current = this.db.getLocal(c.path);
+          if (current && !current.deleted && current.sequence === c.sequence) this.tombstone(current);
+        }
+      });
     }
   }
 
