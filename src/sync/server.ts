@@ -13,7 +13,13 @@ import { type CompressMode, compressBlock, shouldCompress } from "./compress.js"
 import { OpenFiles } from "./open-files.js";
 import { pathProblem } from "./paths.js";
 import type { SyncIndex } from "./ports.js";
-import { RESPONSE_HEADER_BYTES, type Request, ResponseStatus, writeResponseHeader } from "./protocol.js";
+import {
+  encodeResponse,
+  RESPONSE_HEADER_BYTES,
+  type Request,
+  ResponseStatus,
+  writeResponseHeader,
+} from "./protocol.js";
 
 export interface BlockServerOptions {
   dir: string;
@@ -34,6 +40,8 @@ interface PeerQueue {
   /** sendBulk said the transport's queue is full: wait for 'drain'. */
   blocked: boolean;
   gone: boolean;
+  /** Requests are being refused for a full queue (logged once per episode). */
+  overloaded: boolean;
 }
 
 const UNAVAILABLE = new Uint8Array(RESPONSE_HEADER_BYTES);
@@ -53,12 +61,16 @@ export class BlockServer {
   handle(conn: Connection, req: Request): void {
     const peer = this.peerFor(conn);
     if (peer.queue.length >= this.maxQueued) {
-      this.opts.log.log("warn", "serve.overload", "peer exceeds the request queue; refusing", {
-        peer: conn.peer,
-      });
+      if (!peer.overloaded) {
+        this.opts.log.log("warn", "serve.overload", "peer exceeds the request queue; refusing", {
+          peer: conn.peer,
+        });
+      }
+      peer.overloaded = true;
       this.reply(peer, req.reqId, null);
       return;
     }
+    peer.overloaded = false;
     peer.queue.push(req);
     this.pump(peer);
   }
@@ -86,7 +98,7 @@ export class BlockServer {
   private peerFor(conn: Connection): PeerQueue {
     let peer = this.peers.get(conn);
     if (peer === undefined) {
-      peer = { conn, queue: [], reading: 0, blocked: false, gone: false };
+      peer = { conn, queue: [], reading: 0, blocked: false, gone: false, overloaded: false };
       this.peers.set(conn, peer);
     }
     return peer;
@@ -110,19 +122,16 @@ export class BlockServer {
     this.reply(
       peer,
       req.reqId,
-      msg && shouldCompress(this.opts.compress, peer.conn) ? await this.compressed(msg) : (msg ?? null),
+      msg && shouldCompress(this.opts.compress, peer.conn)
+        ? await this.compressed(msg, req.reqId)
+        : (msg ?? null),
     );
   }
 
   /** The response in compressed form when that is smaller (its header rewritten), else unchanged. */
-  private async compressed(msg: Uint8Array): Promise<Uint8Array> {
+  private async compressed(msg: Uint8Array, reqId: number): Promise<Uint8Array> {
     const packed = await compressBlock(msg.subarray(RESPONSE_HEADER_BYTES));
-    if (packed === null) return msg;
-    const out = new Uint8Array(RESPONSE_HEADER_BYTES + packed.byteLength);
-    out.set(msg.subarray(0, RESPONSE_HEADER_BYTES));
-    out[RESPONSE_HEADER_BYTES - 1] = ResponseStatus.Compressed;
-    out.set(packed, RESPONSE_HEADER_BYTES);
-    return out;
+    return packed === null ? msg : encodeResponse(reqId, ResponseStatus.Compressed, packed);
   }
 
   /** Our index has exactly the requested version of the requested file, with that block at that offset. */
