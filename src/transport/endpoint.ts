@@ -1,16 +1,11 @@
 /**
  * The endpoint: one UDP socket per host, multiplexing every peer. It dials each configured peer (INIT,
- * repeated with backoff), answers only configured peers, runs the handshake, and drives the connection
- * state machines: datagrams in, packets out in batches, one timer per connection.
- *
- * Sending yields to the event loop after every batch (setImmediate): `socket.send` completes through
- * nextTick, so a loop that only sends would never let the receive path run (MEASUREMENTS.md: 96–99.9 %
- * loss when a sender starves its own receiver). Received datagrams mark their connection dirty and all
- * of one turn's datagrams are answered by one flush, which is what batches ACKs.
+ * repeated with backoff), answers only configured peers, runs the handshake, and hands datagrams to the
+ * connection state machines; when they send is decided by the SendScheduler.
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
-import { type Clock, type RandomSource, systemClock, systemRandom, type TimerHandle } from "../util/clock.js";
+import { type Clock, type RandomSource, systemClock, systemRandom } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { DecodeError } from "../wire/errors.js";
 import {
@@ -37,6 +32,7 @@ import { type ConnectionHost, ConnectionImpl } from "./connection.js";
 import { compareParticipants, toHex, transcriptOf } from "./handshake.js";
 import { LogLimiter } from "./log-limiter.js";
 import { type PeerSlot, PeerTable } from "./peer-table.js";
+import { SendScheduler } from "./scheduler.js";
 import type {
   Connection,
   EndpointEvents,
@@ -60,11 +56,6 @@ const CAPABILITIES = 0;
 const EMPTY = new Uint8Array(0);
 const LOG_INTERVAL_MS = 10_000;
 
-interface ConnTimer {
-  at: number;
-  handle: TimerHandle;
-}
-
 export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly clock: Clock;
   private readonly random: RandomSource;
@@ -79,10 +70,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly byCid = new Map<number, ConnectionImpl>();
   /** Every connection id in use (connections, dials, pending responses), to keep new ones unique. */
   private readonly cids = new Set<number>();
-  private readonly timers = new Map<ConnectionImpl, ConnTimer>();
-  private readonly dirty = new Set<ConnectionImpl>();
+  private readonly scheduler: SendScheduler<ConnectionImpl>;
   private readonly limiter = new LogLimiter();
-  private flushScheduled = false;
   private retransmittedByClosed = 0;
   private closing: Promise<void> | null = null;
   private readonly counters: EndpointStats = {
@@ -134,6 +123,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.peers = new PeerTable(opts.peers);
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.bulkHighWater = opts.bulkHighWaterMark ?? DEFAULT_BULK_HIGH_WATER;
+    this.scheduler = new SendScheduler(this.clock, SEND_BATCH);
   }
 
   private start(): void {
@@ -174,8 +164,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         slot.confirming?.shutdown(now, "endpoint closed", false);
         slot.conn?.shutdown(now, "shutdown", true);
       }
-      for (const timer of this.timers.values()) timer.handle.cancel();
-      this.timers.clear();
+      this.scheduler.stop();
       await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     })();
     return this.closing;
@@ -225,7 +214,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     const result = conn.receive(now, header, msg);
     if (result === "malformed") this.onMalformed(slot, null);
     else if (result === "duplicate") this.counters.ignored++;
-    if (conn.open) this.markDirty(conn);
+    if (conn.open) this.scheduler.markDirty(conn);
   }
 
   private onStranger(rinfo: RemoteInfo): void {
@@ -404,7 +393,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     slot.confirming?.shutdown(now, "superseded", false);
     slot.confirming = conn;
     this.sendTo(slot, confirm);
-    this.armTimer(conn, now);
+    this.scheduler.arm(conn);
   }
 
   private onConfirm(slot: PeerSlot, header: PacketHeader, msg: Uint8Array, now: number): void {
@@ -508,7 +497,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       role: conn.role,
     });
     this.emit("peerUp", conn);
-    this.markDirty(conn);
+    this.scheduler.markDirty(conn);
   }
 
   private allocateCid(): number {
@@ -535,7 +524,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     deliverMessage: (conn, msg) => this.emit("message", conn, msg),
     deliverBulk: (conn, msg) => this.emit("bulk", conn, msg),
     drain: (conn) => this.emit("drain", conn),
-    wake: (conn) => this.markDirty(conn),
+    wake: (conn) => this.scheduler.markDirty(conn),
     established: (conn) => {
       const slot = this.peers.byName(conn.peer);
       if (slot === undefined || slot.confirming !== conn) return;
@@ -549,9 +538,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.retransmittedByClosed += conn.stats().packetsRetransmitted;
     this.byCid.delete(conn.localCid);
     this.cids.delete(conn.localCid);
-    this.dirty.delete(conn);
-    this.timers.get(conn)?.handle.cancel();
-    this.timers.delete(conn);
+    this.scheduler.forget(conn);
     const slot = this.peers.byName(conn.peer);
     if (slot === undefined) return;
     if (slot.confirming === conn) slot.confirming = null;
@@ -567,63 +554,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
   }
 
-  // ---- send scheduling ----
-
+  /** Sends a handshake or CLOSE datagram; connections send through `host`. */
   private sendTo(slot: PeerSlot, datagram: Uint8Array): void {
     this.counters.packetsSent++;
     this.counters.bytesSent += datagram.length;
     this.socket.send(datagram, slot.port, slot.host);
-  }
-
-  private markDirty(conn: ConnectionImpl): void {
-    this.dirty.add(conn);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    if (this.closing !== null) return;
-    const now = this.clock.now();
-    for (const conn of this.dirty) {
-      const next = conn.transmit(now, SEND_BATCH);
-      if (next !== 0) {
-        this.dirty.delete(conn);
-        conn.pacingWakeAt = next;
-      }
-      this.armTimer(conn, now);
-    }
-    if (this.dirty.size > 0 && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  };
-
-  /** Keeps one timer per connection, moved only when the deadline gets earlier (early wake-ups are harmless). */
-  private armTimer(conn: ConnectionImpl, now: number): void {
-    const at = conn.nextDeadline();
-    const current = this.timers.get(conn);
-    if (current !== undefined && current.at <= at) return;
-    current?.handle.cancel();
-    if (at === Number.POSITIVE_INFINITY) {
-      this.timers.delete(conn);
-      return;
-    }
-    const handle = this.clock.setTimeout(() => this.onTimer(conn), Math.max(0, at - now));
-    this.timers.set(conn, { at, handle });
-  }
-
-  private onTimer(conn: ConnectionImpl): void {
-    this.timers.delete(conn);
-    if (!conn.open || this.closing !== null) return;
-    const now = this.clock.now();
-    conn.onTimer(now);
-    if (conn.open) {
-      this.markDirty(conn);
-      this.armTimer(conn, now);
-    }
   }
 }
 
