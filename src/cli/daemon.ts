@@ -20,6 +20,7 @@ import { plaintextSecurity } from "../transport/plaintext.js";
 import { systemClock } from "../util/clock.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { ExitCode, type RunOptions } from "./args.js";
+import { lockShare } from "./lock.js";
 import { Progress } from "./progress.js";
 
 const MiB = 1024 * 1024;
@@ -79,6 +80,19 @@ export async function runDaemon(o: RunOptions): Promise<number> {
 
 async function run(o: RunOptions, log: Logger, progress: Progress | null): Promise<number> {
   await mkdir(join(o.dir, STATE_DIR), { recursive: true });
+  const lock = await lockShare(o.dir);
+  if ("heldBy" in lock) {
+    log.log("error", "left.already_running", `another left (pid ${lock.heldBy}) is running on ${o.dir}`);
+    return ExitCode.Failure;
+  }
+  try {
+    return await serve(o, log, progress);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function serve(o: RunOptions, log: Logger, progress: Progress | null): Promise<number> {
   let db: IndexDb;
   try {
     db = IndexDb.open(o.dir);
