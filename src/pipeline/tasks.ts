@@ -14,13 +14,14 @@ import type { ChunkParams, HashedFile } from "./types.js";
 const READ_PIECE = 4 << 20;
 
 export type BlockTask =
-  | { kind: "whole"; path: string; size: number; params: ChunkParams }
+  /** Small files, each read whole into the buffer: one task for many files saves the per-task overhead. */
+  | { kind: "files"; files: { path: string; size: number }[]; params: ChunkParams }
   | { kind: "candidates"; path: string; start: number; end: number; params: ChunkParams }
   | { kind: "blocks"; path: string; offsets: number[]; sizes: number[] }
   | { kind: "sha256"; path: string; size: number };
 
 export interface TaskValues {
-  whole: HashedFile;
+  files: FileResult[];
   candidates: Candidates;
   blocks: string[];
   sha256: string;
@@ -29,6 +30,7 @@ export interface TaskValues {
 /** Errors are returned as data: class identity does not survive the thread boundary, `code` does. */
 export type TaskFailure = { ok: false; code: string; message: string };
 export type TaskResult<K extends BlockTask["kind"]> = { ok: true; value: TaskValues[K] } | TaskFailure;
+export type FileResult = { ok: true; value: HashedFile } | TaskFailure;
 
 /** The file ended before the size it had when hashing started: it is being modified. */
 export class FileChangedError extends Error {
@@ -62,15 +64,25 @@ function withFile<T>(path: string, fn: (fd: number) => T): T {
   }
 }
 
-function hashWhole(t: Extract<BlockTask, { kind: "whole" }>): HashedFile {
-  const data = buffer(t.size).subarray(0, t.size);
-  withFile(t.path, (fd) => readExactly(fd, t.path, data, t.size, 0));
-  const blocks = chunkBuffer(data, t.params).map((b) => ({
+function hashWhole(path: string, size: number, params: ChunkParams): HashedFile {
+  const data = buffer(size).subarray(0, size);
+  withFile(path, (fd) => readExactly(fd, path, data, size, 0));
+  const blocks = chunkBuffer(data, params).map((b) => ({
     offset: b.offset,
     size: b.size,
     hash: xxh64Hex(data.subarray(b.offset, b.offset + b.size)),
   }));
-  return { size: t.size, blocks, digest: createHash("sha256").update(data).digest("hex") };
+  return { size, blocks, digest: createHash("sha256").update(data).digest("hex") };
+}
+
+function hashFiles(t: Extract<BlockTask, { kind: "files" }>): FileResult[] {
+  return t.files.map((f) => {
+    try {
+      return { ok: true, value: hashWhole(f.path, f.size, t.params) };
+    } catch (err) {
+      return failure(err);
+    }
+  });
 }
 
 function findCandidates(t: Extract<BlockTask, { kind: "candidates" }>): Candidates {
@@ -118,8 +130,8 @@ function sha256(t: Extract<BlockTask, { kind: "sha256" }>): string {
 
 function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
   switch (task.kind) {
-    case "whole":
-      return hashWhole(task);
+    case "files":
+      return hashFiles(task);
     case "candidates":
       return findCandidates(task);
     case "blocks":
@@ -129,11 +141,15 @@ function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
   }
 }
 
+function failure(err: unknown): TaskFailure {
+  const e = err as NodeJS.ErrnoException;
+  return { ok: false, code: typeof e.code === "string" ? e.code : "EUNKNOWN", message: String(e.message) };
+}
+
 export function runTask(task: BlockTask): TaskResult<BlockTask["kind"]> {
   try {
     return { ok: true, value: execute(task) };
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return { ok: false, code: typeof e.code === "string" ? e.code : "EUNKNOWN", message: String(e.message) };
+    return failure(err);
   }
 }

@@ -37,8 +37,12 @@ export interface LocalFolderOptions {
   rescanIntervalMs?: number;
   /** Watch debounce of the scanner (default 100 ms). */
   debounceMs?: number;
-  /** Files hashed at the same time (default 4: enough to keep the pool busy with small files). */
+  /**
+   * Files hashed at the same time (default 64: the pool coalesces small files into one task, so many
+   * in flight keep it busy) and their total size (default 64 MiB: big files go one or two at a time).
+   */
   hashConcurrency?: number;
+  hashBudgetBytes?: number;
   /** Wait before re-examining a file that changed while it was hashed (default 250 ms). */
   settleMs?: number;
 }
@@ -88,6 +92,8 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   /** Files that changed while being hashed, left alone until their timer re-examines them. */
   private readonly settling = new Map<string, NodeJS.Timeout>();
   private readonly hashConcurrency: number;
+  private readonly hashBudgetBytes: number;
+  private hashingBytes = 0;
   private readonly settleMs: number;
   /** Files hashed and verified unchanged, waiting for the next batched commit. */
   private hashed: { record: StatRecord; hashed: HashedFile }[] = [];
@@ -104,7 +110,8 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     super();
     this.db = opts.db;
     this.device = opts.db.deviceId;
-    this.hashConcurrency = opts.hashConcurrency ?? 4;
+    this.hashConcurrency = opts.hashConcurrency ?? 64;
+    this.hashBudgetBytes = opts.hashBudgetBytes ?? 64 << 20;
     this.settleMs = opts.settleMs ?? 250;
     this.scanner = new Scanner({
       dir: opts.dir,
@@ -290,8 +297,15 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   }
 
   private pump(): void {
-    while (!this.closed && this.hashing.size < this.hashConcurrency && this.hashQueue.size > 0) {
+    while (!this.closed && this.hashQueue.size > 0) {
       const [path, record] = this.hashQueue.entries().next().value as [string, StatRecord];
+      const busy = this.hashing.size > 0;
+      if (
+        busy &&
+        (this.hashing.size >= this.hashConcurrency || this.hashingBytes + record.size > this.hashBudgetBytes)
+      ) {
+        return;
+      }
       this.hashQueue.delete(path);
       void this.hash(record);
     }
@@ -299,9 +313,10 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
 
   private async hash(r: StatRecord): Promise<void> {
     this.hashing.set(r.path, undefined);
+    this.hashingBytes += r.size;
     const outcome = await this.hashStable(r);
     if (outcome.kind !== "hashed") {
-      this.hashDone(r.path, outcome.kind === "changed");
+      this.hashDone(r, outcome.kind === "changed");
       return;
     }
     // Many small files finish hashing in the same tick: record them with one commit.
@@ -337,13 +352,14 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
         if (!this.isHeld(record.path)) this.commitHash(record, hashed);
       }
     });
-    for (const { record } of done) this.hashDone(record.path, false);
+    for (const { record } of done) this.hashDone(record, false);
   }
 
-  private hashDone(path: string, changed: boolean): void {
-    const newer = this.hashing.get(path);
-    this.hashing.delete(path);
-    if (changed) this.settle(path);
+  private hashDone(r: StatRecord, changed: boolean): void {
+    const newer = this.hashing.get(r.path);
+    this.hashing.delete(r.path);
+    this.hashingBytes -= r.size;
+    if (changed) this.settle(r.path);
     else if (newer) this.examine(newer);
     this.pump();
     if (this.hashing.size === 0) this.idle?.();

@@ -208,3 +208,25 @@ test("committed writes survive SIGKILL of the writing process", async () => {
   assert.deepEqual(db.getPartial("big", "d")?.done, new Set([1, 2, 3]));
   db.close();
 });
+
+test("batch commits many writes at once, and keeps none of them if it throws", () => {
+  const db = IndexDb.open(share());
+  db.batch(() => {
+    db.putLocal(file("a"), null);
+    assert.equal(db.getLocal("a")?.sequence, 1, "reads inside the batch see its writes");
+    db.putLocal(file("b"), null);
+  });
+  assert.equal(db.localSequence(), 2);
+  assert.throws(
+    () =>
+      db.batch(() => {
+        db.putLocal(file("c"), null);
+        throw new Error("boom");
+      }),
+    /boom/,
+  );
+  assert.equal(db.getLocal("c"), undefined);
+  assert.equal(db.localSequence(), 2);
+  assert.equal(db.putLocal(file("d"), null).sequence, 3);
+  db.close();
+});

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { chunkBuffer } from "../../../src/pipeline/chunker.js";
 import { initHasher, xxh64Hex } from "../../../src/pipeline/hash.js";
 import { BlockPool, HashError } from "../../../src/pipeline/pool.js";
-import { type BlockTask, runTask } from "../../../src/pipeline/tasks.js";
+import { type BlockTask, type FileResult, runTask } from "../../../src/pipeline/tasks.js";
 import { type ChunkParams, chunkParams, type HashedFile } from "../../../src/pipeline/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "left-pool-"));
@@ -95,6 +95,45 @@ test("concurrent hashFile calls do not mix their results", async () => {
   results.forEach((r, i) => {
     assert.deepEqual(r, direct(files[i].data, p));
   });
+});
+
+test("small files hashed in the same tick share tasks, each with its own result or error", async () => {
+  const files = Array.from({ length: 150 }, (_, i) => {
+    const data = createHash("shake256", { outputLength: i * 37 })
+      .update(`small ${i}`)
+      .digest();
+    return { data, path: writeTemp(data) };
+  });
+  const p = chunkParams(256);
+  const other = chunkParams(1024);
+  const missing = assert.rejects(
+    pool.hashFile(join(dir, "no-such-file"), p),
+    (e) => e instanceof HashError && e.code === "ENOENT",
+  );
+  const results = await Promise.all(files.map((f, i) => pool.hashFile(f.path, i % 50 === 0 ? other : p)));
+  results.forEach((r, i) => {
+    assert.deepEqual(r, direct(files[i].data, i % 50 === 0 ? other : p));
+  });
+  await missing;
+});
+
+test("a coalesced task reports each file's failure separately", () => {
+  const data = new Uint8Array([1, 2, 3]);
+  const path = writeTemp(data);
+  const result = runTask({
+    kind: "files",
+    files: [
+      { path, size: 3 },
+      { path: join(dir, "vanished"), size: 3 },
+      { path, size: 4 },
+    ],
+    params: chunkParams(64),
+  });
+  assert.ok(result.ok);
+  const [good, vanished, shrunk] = result.value as FileResult[];
+  assert.deepEqual(good, { ok: true, value: direct(data, chunkParams(64)) });
+  assert.equal(vanished.ok === false && vanished.code, "ENOENT");
+  assert.equal(shrunk.ok === false && shrunk.code, "changed");
 });
 
 test("failures reject with a typed HashError", async () => {
