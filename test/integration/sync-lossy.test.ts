@@ -1,0 +1,99 @@
+/**
+ * Two `left` processes that only see each other through the lossy relay (its own process): loss,
+ * duplication, reordering, corruption and delay on every datagram, changes in both directions.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { LeftProcess, randomPort, seconds, waitForSameTrees, writeRandomFile } from "../helpers/procs.js";
+
+const MiB = 1024 * 1024;
+const RELAY_CLI = fileURLToPath(new URL("../helpers/relay-cli.js", import.meta.url));
+
+/** Starts the relay and resolves once it reports its sockets bound. */
+async function startRelay(args: string[]): Promise<ChildProcess> {
+  const relay = spawn(process.execPath, [RELAY_CLI, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: relay.stdout! });
+  const [first] = (await once(lines, "line")) as [string];
+  const report = JSON.parse(first) as { ready?: boolean; error?: string };
+  if (!report.ready) throw new Error(`relay failed: ${report.error}`);
+  return relay;
+}
+
+describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
+  const port = randomPort();
+  let root = "";
+  let relay: ChildProcess | null = null;
+  let A: LeftProcess;
+  let B: LeftProcess;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "left-lossy-"));
+    // A ⇄ relay side a (127.0.0.10) … relay side b (127.0.0.11) ⇄ B
+    relay = await startRelay([
+      "--a",
+      `127.0.0.10:${port}`,
+      "--b",
+      `127.0.0.11:${port}`,
+      "--target",
+      `127.0.0.3:${port}`,
+      "--loss",
+      "0.03",
+      "--duplicate",
+      "0.01",
+      "--reorder",
+      "0.02",
+      "--corrupt",
+      "0.001",
+      "--delay",
+      "2",
+      "--jitter",
+      "2",
+      "--seed",
+      "7",
+    ]);
+    A = new LeftProcess({
+      name: "A",
+      dir: join(root, "A"),
+      host: "127.0.0.2",
+      port,
+      peers: [`127.0.0.10:${port}`],
+    });
+    B = new LeftProcess({
+      name: "B",
+      dir: join(root, "B"),
+      host: "127.0.0.3",
+      port,
+      peers: [`127.0.0.11:${port}`],
+    });
+  });
+
+  after(async () => {
+    await Promise.all([A.kill(), B.kill()]);
+    relay?.stdin?.end();
+    relay?.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("converges with changes on both sides, byte for byte", async (t) => {
+    await writeRandomFile(join(A.dir, "big.bin"), 24 * MiB);
+    await mkdir(join(A.dir, "small"), { recursive: true });
+    for (let i = 0; i < 100; i++)
+      await writeFile(join(A.dir, `small/${i}.txt`), `small file ${i}\n`.repeat(i + 1));
+    await writeRandomFile(join(B.dir, "from-b.bin"), 2 * MiB);
+    A.start();
+    B.start();
+    const t0 = performance.now();
+    const trees = await waitForSameTrees([A.dir, B.dir], 150_000);
+    assert.ok(trees.has("big.bin") && trees.has("from-b.bin") && trees.has("small/99.txt"));
+    t.diagnostic(
+      `24 MiB + 100 files one way, 2 MiB the other, through 3% loss: ${seconds(performance.now() - t0)}`,
+    );
+  });
+});
