@@ -184,9 +184,9 @@ describe("transport through the lossy relay", () => {
       const relay = pair.relay.stats();
       for (const link of [relay.aToB, relay.bToA]) {
         assert.ok(link.dropped > 0 && link.duplicated > 0 && link.reordered > 0, JSON.stringify(link));
-        assert.ok(link.blackedOut > 0, JSON.stringify(link));
       }
-      assert.ok(relay.aToB.corrupted > 0);
+      // The sender keeps probing through the blackout; the receiver may well stay silent.
+      assert.ok(relay.aToB.blackedOut > 0 && relay.aToB.corrupted > 0, JSON.stringify(relay.aToB));
       assert.ok(pair.x.stats().packetsRetransmitted > 0);
       assert.ok(pair.y.stats().malformed > 0, "corrupted datagrams were detected and dropped");
     } finally {
