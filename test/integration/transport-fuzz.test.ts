@@ -7,8 +7,9 @@
  * A's configured peer is FA and B's is FB, so datagrams the fuzzer fires from the forwarder's sockets
  * come from each endpoint's peer address: they pass the address check and reach the header decoder,
  * the handshake code and the connection with the live connection id. A third of the datagrams go to A
- * from an unconfigured address. The fuzzer is paced (~20,000 datagrams/s) so that the kernel delivers
- * them instead of dropping them at a full socket buffer. The forwarder records every real datagram; the fuzzer replays
+ * from an unconfigured address. The fuzzer is paced (at most ~20,000 datagrams/s, and never more than
+ * 600 ahead of what the endpoints have examined) so that the kernel delivers them instead of dropping
+ * them at a full socket buffer. The forwarder records every real datagram; the fuzzer replays
  * mutated copies of them (bit flips, overwrites, truncation, extension, header edits), plus random bytes
  * and random bodies behind a valid header. Everything comes from one seeded PRNG. Ports 25000–25999.
  */
@@ -217,6 +218,12 @@ describe("transport under fuzzing", () => {
 
     const fuzzer = new Fuzzer(20261126, captured);
     const fired = { a: 0, b: 0, stranger: 0 };
+    // Datagrams the endpoints have read and rejected so far (real traffic adds a handful).
+    const examined = () => {
+      const sa = a.stats();
+      const sb = b.stats();
+      return sa.strangers + sa.malformed + sa.ignored + sb.malformed + sb.ignored;
+    };
     const start = performance.now();
     for (let n = 0; n < FUZZ_DATAGRAMS; n++) {
       const datagram = fuzzer.next();
@@ -233,6 +240,9 @@ describe("transport under fuzzing", () => {
       if (n % 100 === 99) {
         const due = start + (n + 1) / 20;
         await (performance.now() < due ? sleep(due - performance.now()) : yieldToLoop());
+        // Never run more than a few hundred datagrams ahead of the endpoints, however loaded the
+        // machine is: beyond that the kernel drops them at a full socket buffer, unexamined.
+        while (n + 1 - examined() > 600 && performance.now() - start < 40_000) await sleep(1);
       }
     }
 
@@ -246,13 +256,13 @@ describe("transport under fuzzing", () => {
     assert.equal(streamGot.length, stream.length);
     assert.deepEqual([...bulkSeen], new Array(bulk.length).fill(1), "every bulk message exactly once");
     assert.equal(sha256(bulkGot), sha256(bulk), "bulk messages byte-exact");
-    // Most of the junk was really read and rejected (under load the kernel drops some at the socket).
-    const examined = [
+    // The junk was really read and rejected, by the right check (the kernel may drop a few).
+    const seen = [
       [statsA.strangers, fired.stranger],
       [statsA.malformed + statsA.ignored, fired.a],
       [statsB.malformed + statsB.ignored, fired.b],
     ];
-    for (const [seen, sent] of examined) assert.ok(seen! > 0.6 * sent!, `${JSON.stringify(examined)}`);
+    for (const [count, sent] of seen) assert.ok(count! > 0.9 * sent!, JSON.stringify(seen));
 
     // Still healthy afterwards, in both directions.
     const echo = once(a, "message");
