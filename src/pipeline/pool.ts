@@ -16,7 +16,7 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import type { BlockInfo } from "../index/types.js";
 import { type BlockRange, CutPlanner, validateChunkParams } from "./chunker.js";
-import type { BlockTask, TaskResult, TaskValues } from "./tasks.js";
+import type { BlockTask, CancelFlag, TaskResult, TaskValues } from "./tasks.js";
 import type { ChunkParams, HashedFile } from "./types.js";
 
 export interface BlockPoolOptions {
@@ -29,7 +29,10 @@ export interface BlockPoolOptions {
   blockBatchSize?: number;
 }
 
-/** hashFile failed: `code` is "changed" (file modified while hashed), an fs code (ENOENT, EACCES…) or "ENOTFILE". */
+/**
+ * hashFile failed: `code` is "changed" (file modified while hashed), "aborted" (signal), "ENOTFILE", or
+ * an fs code (ENOENT, EACCES…).
+ */
 export class HashError extends Error {
   override name = "HashError";
   constructor(
@@ -41,6 +44,8 @@ export class HashError extends Error {
 }
 
 const MiB = 1 << 20;
+/** Candidate-scanning tasks of one file queued at once, per pool thread. */
+const SEGMENTS_PER_THREAD = 3;
 /** Files per coalesced small-file task. */
 const FILES_PER_TASK = 64;
 
@@ -95,8 +100,11 @@ export class BlockPool {
     return this.piscina.maxThreads;
   }
 
-  /** Content-defined blocks with xxh64 each, plus SHA-256 of the whole file. Rejects with HashError. */
-  async hashFile(absPath: string, params: ChunkParams): Promise<HashedFile> {
+  /**
+   * Content-defined blocks with xxh64 each, plus SHA-256 of the whole file. Rejects with HashError.
+   * Aborting `signal` stops the work on a big file within a few ms (code "aborted"); small files finish.
+   */
+  async hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile> {
     validateChunkParams(params);
     const st = await stat(absPath).catch((err: NodeJS.ErrnoException) => {
       throw new HashError(err.code ?? "EUNKNOWN", err.message);
@@ -104,7 +112,7 @@ export class BlockPool {
     if (!st.isFile()) throw new HashError("ENOTFILE", `${absPath} is not a regular file`);
     const size = st.size;
     if (size <= this.wholeFileLimit) return this.hashSmall(absPath, size, params);
-    return this.hashLarge(absPath, size, params);
+    return this.hashLarge(absPath, size, params, signal);
   }
 
   private hashSmall(path: string, size: number, params: ChunkParams): Promise<HashedFile> {
@@ -150,14 +158,48 @@ export class BlockPool {
     await this.piscina.close();
   }
 
-  private async hashLarge(path: string, size: number, params: ChunkParams): Promise<HashedFile> {
-    // Queued first so it starts at once: it is the longest single task and bounds the total time.
-    const digest = tracked(this.run({ kind: "sha256", path, size }));
-    const segments: { end: number; candidates: Promise<TaskValues["candidates"]> }[] = [];
-    for (let start = 0; start < size; start += this.segmentSize) {
-      const end = Math.min(size, start + this.segmentSize);
-      segments.push({ end, candidates: tracked(this.run({ kind: "candidates", path, start, end, params })) });
+  private async hashLarge(
+    path: string,
+    size: number,
+    params: ChunkParams,
+    signal: AbortSignal | undefined,
+  ): Promise<HashedFile> {
+    const cancel: CancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    const stop = () => Atomics.store(cancel, 0, 1);
+    if (signal?.aborted) throw new HashError("aborted", "hashing cancelled");
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      return await this.hashSegments(path, size, params, cancel);
+    } catch (err) {
+      stop();
+      throw err;
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
+  }
+
+  private async hashSegments(
+    path: string,
+    size: number,
+    params: ChunkParams,
+    cancel: CancelFlag,
+  ): Promise<HashedFile> {
+    // Queued first so it starts at once: it is the longest single task and bounds the total time.
+    const digest = tracked(this.run({ kind: "sha256", path, size, cancel }));
+    // A bounded window of segment tasks: block-hash tasks interleave with them, other files' tasks get
+    // turns, and a cancellation has little queued work to drain.
+    const window = SEGMENTS_PER_THREAD * this.threads;
+    const segments: { end: number; candidates: Promise<TaskValues["candidates"]> }[] = [];
+    let next = 0;
+    const dispatch = () => {
+      while (next < size && segments.length < window) {
+        const start = next;
+        const end = Math.min(size, start + this.segmentSize);
+        const task = { kind: "candidates", path, start, end, params, cancel } as const;
+        segments.push({ end, candidates: tracked(this.run(task)) });
+        next = end;
+      }
+    };
     const planner = new CutPlanner(params, size);
     const ranges: BlockRange[] = [];
     const hashes: Promise<string[]>[] = [];
@@ -167,12 +209,15 @@ export class BlockPool {
       const batch = ranges.slice(batchStart);
       const offsets = batch.map((b) => b.offset);
       const sizes = batch.map((b) => b.size);
-      hashes.push(tracked(this.run({ kind: "blocks", path, offsets, sizes })));
+      hashes.push(tracked(this.run({ kind: "blocks", path, offsets, sizes, cancel })));
       batchStart = ranges.length;
       batchBytes = 0;
     };
-    for (const segment of segments) {
-      for (const block of planner.add(await segment.candidates, segment.end)) {
+    dispatch();
+    for (let segment = segments.shift(); segment !== undefined; segment = segments.shift()) {
+      const candidates = await segment.candidates;
+      dispatch();
+      for (const block of planner.add(candidates, segment.end)) {
         ranges.push(block);
         batchBytes += block.size;
         if (batchBytes >= this.blockBatchSize) flush();

@@ -13,12 +13,18 @@ import type { ChunkParams, HashedFile } from "./types.js";
 /** Reads larger than this are split; 4 MiB is past the point where syscall overhead stops mattering. */
 const READ_PIECE = 4 << 20;
 
+/**
+ * Set to 1 by the main thread to stop the tasks of one file early (it changed, nobody wants the result).
+ * A SharedArrayBuffer view, so a running task sees the store without a message round trip.
+ */
+export type CancelFlag = Int32Array;
+
 export type BlockTask =
   /** Small files, each read whole into the buffer: one task for many files saves the per-task overhead. */
   | { kind: "files"; files: { path: string; size: number }[]; params: ChunkParams }
-  | { kind: "candidates"; path: string; start: number; end: number; params: ChunkParams }
-  | { kind: "blocks"; path: string; offsets: number[]; sizes: number[] }
-  | { kind: "sha256"; path: string; size: number };
+  | { kind: "candidates"; path: string; start: number; end: number; params: ChunkParams; cancel?: CancelFlag }
+  | { kind: "blocks"; path: string; offsets: number[]; sizes: number[]; cancel?: CancelFlag }
+  | { kind: "sha256"; path: string; size: number; cancel?: CancelFlag };
 
 export interface TaskValues {
   files: FileResult[];
@@ -36,6 +42,16 @@ export type FileResult = { ok: true; value: HashedFile } | TaskFailure;
 export class FileChangedError extends Error {
   override name = "FileChangedError";
   readonly code = "changed";
+}
+
+export class TaskCancelledError extends Error {
+  override name = "TaskCancelledError";
+  readonly code = "aborted";
+}
+
+function checkCancel(cancel: CancelFlag | undefined): void {
+  if (cancel !== undefined && Atomics.load(cancel, 0) !== 0)
+    throw new TaskCancelledError("hashing cancelled");
 }
 
 let scratch = Buffer.allocUnsafe(0);
@@ -86,6 +102,7 @@ function hashFiles(t: Extract<BlockTask, { kind: "files" }>): FileResult[] {
 }
 
 function findCandidates(t: Extract<BlockTask, { kind: "candidates" }>): Candidates {
+  checkCancel(t.cancel);
   const from = Math.max(0, t.start - GEAR_WARMUP);
   const warmup = t.start - from;
   const length = t.end - from;
@@ -104,6 +121,7 @@ function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
       const size = t.sizes[i];
       const hasher = xxh64Stream();
       for (let done = 0; done < size; ) {
+        checkCancel(t.cancel);
         const n = Math.min(READ_PIECE, size - done);
         readExactly(fd, t.path, data, n, offset + done);
         hasher.update(data.subarray(0, n));
@@ -119,6 +137,7 @@ function sha256(t: Extract<BlockTask, { kind: "sha256" }>): string {
   const hash = createHash("sha256");
   withFile(t.path, (fd) => {
     for (let done = 0; done < t.size; ) {
+      checkCancel(t.cancel);
       const n = Math.min(READ_PIECE, t.size - done);
       readExactly(fd, t.path, data, n, done);
       hash.update(data.subarray(0, n));

@@ -25,7 +25,7 @@ import { recordFromStats } from "./stat-record.js";
 
 /** What LocalFolder needs of the BlockPool (narrowed so tests can count or perturb hashing). */
 export interface FileHasher {
-  hashFile(absPath: string, params: ChunkParams): Promise<HashedFile>;
+  hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile>;
 }
 
 export interface LocalFolderOptions {
@@ -85,8 +85,11 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private readonly held = new Map<string, number>();
   /** Paths reported since the current full scan started; undefined between full scans. */
   private seen: Set<string> | undefined;
-  /** Files being hashed → the newest report about them received meanwhile. */
-  private readonly hashing = new Map<string, StatRecord | undefined>();
+  /** Files being hashed: the newest report received meanwhile, and how to stop hashing a stale version. */
+  private readonly hashing = new Map<
+    string,
+    { record: StatRecord; newer?: StatRecord; abort: AbortController }
+  >();
   /** Files waiting for a hashing slot, in arrival order; a newer report replaces the queued one. */
   private readonly hashQueue = new Map<string, StatRecord>();
   /** Files that changed while being hashed, left alone until their timer re-examines them. */
@@ -236,8 +239,11 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   /** Compares one report with the index and records what changed (hashing files first). */
   private examine(r: StatRecord): void {
     if (this.closed || this.isHeld(r.path) || this.settling.has(r.path)) return;
-    if (this.hashing.has(r.path)) {
-      this.hashing.set(r.path, r);
+    const inFlight = this.hashing.get(r.path);
+    if (inFlight) {
+      inFlight.newer = r;
+      // The file is being written: finishing the hash of a version that is gone is wasted work.
+      if (!sameContentStat(inFlight.record, r)) inFlight.abort.abort();
       return;
     }
     if (r.type === "symlink" && !isShareLocalLinkTarget(r.path, r.target)) {
@@ -312,9 +318,10 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   }
 
   private async hash(r: StatRecord): Promise<void> {
-    this.hashing.set(r.path, undefined);
+    const abort = new AbortController();
+    this.hashing.set(r.path, { record: r, abort });
     this.hashingBytes += r.size;
-    const outcome = await this.hashStable(r);
+    const outcome = await this.hashStable(r, abort.signal);
     if (outcome.kind !== "hashed") {
       this.hashDone(r, outcome.kind === "changed");
       return;
@@ -325,15 +332,16 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   }
 
   /** Hashes a file and checks that it did not change meanwhile. Never throws. */
-  private async hashStable(r: StatRecord): Promise<HashOutcome> {
+  private async hashStable(r: StatRecord, signal: AbortSignal): Promise<HashOutcome> {
     try {
-      const hashed = await this.opts.pool.hashFile(this.abs(r.path), this.opts.chunk);
+      const hashed = await this.opts.pool.hashFile(this.abs(r.path), this.opts.chunk, signal);
       const now = await this.statPath(r.path);
       // Deleted meanwhile: the scanner reports it as gone.
       if (now === undefined) return { kind: "skip" };
       return sameContentStat(now, r) ? { kind: "hashed", hashed } : { kind: "changed" };
     } catch (err) {
-      if (err instanceof HashError && err.code === "changed") return { kind: "changed" };
+      if (err instanceof HashError && (err.code === "changed" || err.code === "aborted"))
+        return { kind: "changed" };
       if (!(err instanceof HashError && (err.code === "ENOENT" || err.code === "ENOTDIR"))) {
         this.opts.log.log("warn", "scan.hash_failed", "cannot hash file: skipped", {
           path: r.path,
@@ -356,7 +364,7 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   }
 
   private hashDone(r: StatRecord, changed: boolean): void {
-    const newer = this.hashing.get(r.path);
+    const newer = this.hashing.get(r.path)?.newer;
     this.hashing.delete(r.path);
     this.hashingBytes -= r.size;
     if (changed) this.settle(r.path);

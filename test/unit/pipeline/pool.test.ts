@@ -136,6 +136,31 @@ test("a coalesced task reports each file's failure separately", () => {
   assert.equal(shrunk.ok === false && shrunk.code, "changed");
 });
 
+test("aborting stops hashing a big file early, and the pool stays usable", async () => {
+  const data = createHash("shake256", { outputLength: 48 << 20 })
+    .update("abort")
+    .digest();
+  const path = writeTemp(data);
+  const p = chunkParams(1 << 20);
+  const before = new AbortController();
+  before.abort();
+  await assert.rejects(
+    pool.hashFile(path, p, before.signal),
+    (e) => e instanceof HashError && e.code === "aborted",
+  );
+
+  const whole = performance.now();
+  await pool.hashFile(path, p);
+  const fullMs = performance.now() - whole;
+  const during = new AbortController();
+  const started = performance.now();
+  const hashing = pool.hashFile(path, p, during.signal);
+  setTimeout(() => during.abort(), 5);
+  await assert.rejects(hashing, (e) => e instanceof HashError && e.code === "aborted");
+  assert.ok(performance.now() - started < fullMs, "stopped before the end");
+  assert.deepEqual(await pool.hashFile(path, p), direct(data, p));
+});
+
 test("failures reject with a typed HashError", async () => {
   const p = chunkParams(1024);
   await assert.rejects(

@@ -41,9 +41,9 @@ class CountingHasher implements FileHasher {
   readonly calls: string[] = [];
   onHashed: ((absPath: string) => void) | undefined;
 
-  async hashFile(absPath: string, params: ChunkParams): Promise<HashedFile> {
+  async hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile> {
     this.calls.push(absPath);
-    const result = await pool.hashFile(absPath, params);
+    const result = await pool.hashFile(absPath, params, signal);
     this.onHashed?.(absPath);
     return result;
   }
