@@ -19,8 +19,9 @@ function tagOf(header: Uint8Array, parts: readonly Uint8Array[]): bigint {
 }
 
 function tagBytes(tag: bigint): Uint8Array {
-  const out = new Uint8Array(TAG_SIZE);
-  new DataView(out.buffer).setBigUint64(0, tag);
+  // A slice of Node's shared buffer pool: no ArrayBuffer per packet.
+  const out = Buffer.allocUnsafe(TAG_SIZE);
+  out.writeBigUInt64BE(tag);
   return out;
 }
 
