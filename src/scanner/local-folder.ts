@@ -83,6 +83,8 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private readonly db: IndexDb;
   private readonly device: DeviceId;
   private readonly held = new Map<string, number>();
+  /** Symlinks already logged as not synchronized (logged once, not at every rescan). */
+  private readonly skippedLinks = new Set<string>();
   /** Paths reported since the current full scan started; undefined between full scans. */
   private seen: Set<string> | undefined;
   /** Files being hashed: the newest report received meanwhile, and how to stop hashing a stale version. */
@@ -247,10 +249,18 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
       return;
     }
     if (r.type === "symlink" && !isShareLocalLinkTarget(r.path, r.target)) {
-      this.opts.log.log("info", "scan.symlink_skipped", "symlink target leaves the share: not synchronized", {
-        path: r.path,
-        target: r.target,
-      });
+      if (!this.skippedLinks.has(r.path)) {
+        this.skippedLinks.add(r.path);
+        this.opts.log.log(
+          "info",
+          "scan.symlink_skipped",
+          "symlink target leaves the share: not synchronized",
+          {
+            path: r.path,
+            target: r.target,
+          },
+        );
+      }
       const prev = this.db.getLocal(r.path);
       if (prev && !prev.deleted) this.tombstone(prev);
       return;

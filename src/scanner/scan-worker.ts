@@ -8,7 +8,7 @@
  * Every directory is watched before it is read, so nothing created during the walk is missed.
  */
 import { type Dirent, type FSWatcher, readdirSync, watch } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { LEFT_DIR } from "../index/layout.js";
 import type { StatRecord } from "../index/types.js";
 import type { LogFields, LogLevel } from "../util/log.js";
@@ -238,6 +238,12 @@ export class ScanWorker {
       return;
     }
     if (dir === "" && name === LEFT_DIR) return;
+    if (dir !== "" && name === basename(dir)) {
+      // How a watched directory reports its own deletion (or a child of the same name). Its watch may be
+      // dead, and a directory recreated at once can get the same inode: drop it so the flush re-walks.
+      this.unwatch(dir);
+      this.touch(dir);
+    }
     this.touch(dir === "" ? name : `${dir}/${name}`);
   }
 

@@ -261,3 +261,22 @@ test("a full scan that missed an existing entry does not tombstone it", async (t
   assert.equal(r.db.getLocal("late")?.deleted, false);
   assert.equal(r.changed.length, 1);
 });
+
+test("a directory deleted and recreated at once: old contents tombstoned, new ones indexed", async (t) => {
+  const dir = share();
+  mkdirSync(join(dir, "d"));
+  writeFileSync(join(dir, "d/old"), "old");
+  const r = run(t, dir);
+  await waitFor("initial index", () => r.changed.length === 2, 3000);
+  rmSync(join(dir, "d"), { recursive: true });
+  mkdirSync(join(dir, "d"));
+  writeFileSync(join(dir, "d/new"), "new");
+  await waitFor("new contents", () => r.db.getLocal("d/new")?.digest === sha256("new"));
+  await waitFor("old contents gone", () => r.db.getLocal("d/old")?.deleted === true);
+  assert.deepEqual(
+    r.db.livePaths().map((f) => f.path),
+    ["d", "d/new"],
+  );
+  writeFileSync(join(dir, "d/later"), "later");
+  await waitFor("the new directory is watched", () => r.db.getLocal("d/later") !== undefined);
+});
