@@ -39,6 +39,7 @@ interface Statements {
   dropBlock: Database.Statement<[string, number, string, number]>;
   updateStat: Database.Statement<[StatColumns & { path: string }]>;
   livePaths: Database.Statement<[], { path: string; sequence: number }>;
+  livePathsAfter: Database.Statement<[string, number], { path: string; sequence: number }>;
   addBlock: Database.Statement<[string, number, string, number]>;
   maxSequence: Database.Statement<[], { seq: number | null }>;
   findBlock: Database.Statement<[string, number], { path: string; offset: number }>;
@@ -193,6 +194,11 @@ export class IndexDb {
     return this.q.livePaths.all();
   }
 
+  /** One page of livePaths(): up to `limit` live entries with paths after `after`, in path order. */
+  livePathsAfter(after: string, limit: number): { path: string; sequence: number }[] {
+    return this.q.livePathsAfter.all(after, limit);
+  }
+
   getStat(path: string): StatRecord | undefined {
     const row = this.q.getLocal.get(path);
     return row && columnsToStat(path, row);
@@ -280,6 +286,9 @@ function prepare(db: Database.Database): Statements {
        st_ino = @st_ino, st_target = @st_target WHERE path = @path`,
     ),
     livePaths: db.prepare("SELECT path, sequence FROM local WHERE deleted = 0 ORDER BY path"),
+    livePathsAfter: db.prepare(
+      "SELECT path, sequence FROM local WHERE path > ? AND deleted = 0 ORDER BY path LIMIT ?",
+    ),
     addBlock: db.prepare("INSERT OR IGNORE INTO local_blocks (hash, size, path, offset) VALUES (?, ?, ?, ?)"),
     findBlock: db.prepare("SELECT path, offset FROM local_blocks WHERE hash = ? AND size = ? LIMIT 1"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),

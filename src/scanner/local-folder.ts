@@ -77,6 +77,8 @@ function errnoCode(err: unknown): string | undefined {
 }
 
 const DELETE_CHECK_BATCH = 256;
+/** Reports examined per event-loop turn (≈1–3 ms of index lookups). */
+const EXAMINE_SLICE = 256;
 
 export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> {
   private readonly scanner: Scanner;
@@ -100,6 +102,9 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private readonly hashBudgetBytes: number;
   private hashingBytes = 0;
   private readonly settleMs: number;
+  /** Scanner reports not examined yet (see drain). */
+  private readonly incoming: { records: StatRecord[]; walked: string[]; next: number }[] = [];
+  private draining = false;
   /** Files hashed and verified unchanged, waiting for the next batched commit. */
   private hashed: { record: StatRecord; hashed: HashedFile }[] = [];
   private pending: FileInfo[] = [];
@@ -209,9 +214,36 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     if (this.closed) return;
     // Entries reported by watch batches during a full scan count as seen too: they exist.
     if (this.seen) for (const r of records) this.seen.add(r.path);
+    this.incoming.push({ records, walked, next: 0 });
+    if (this.draining) return;
+    this.draining = true;
+    setImmediate(() => this.drain());
+  }
+
+  /**
+   * Examines reported entries EXAMINE_SLICE at a time, yielding to the event loop in between: a full
+   * scan of a big share must not stall the socket-reading main thread (an 8 MiB receive buffer lasts
+   * ≈8 ms at 1 GB/s).
+   */
+  private drain(): void {
+    let budget = EXAMINE_SLICE;
     this.write(() => {
-      for (const r of records) this.examine(r);
+      while (budget > 0 && this.incoming.length > 0) {
+        const batch = this.incoming[0];
+        const end = Math.min(batch.records.length, batch.next + budget);
+        budget -= end - batch.next;
+        for (; batch.next < end; batch.next++) this.examine(batch.records[batch.next]);
+        if (batch.next < batch.records.length) break;
+        this.incoming.shift();
+        this.checkWalked(batch.records, batch.walked);
+      }
     });
+    if (this.incoming.length > 0 && !this.closed) setImmediate(() => this.drain());
+    else this.draining = false;
+  }
+
+  /** Indexed entries below newly walked directories that the walk did not list are probably gone. */
+  private checkWalked(records: StatRecord[], walked: string[]): void {
     if (walked.length === 0) return;
     const reported = new Set(records.map((r) => r.path));
     const stale = walked.flatMap((dir) =>
@@ -234,8 +266,18 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private onScanComplete(): void {
     const seen = this.seen;
     this.seen = undefined;
-    if (this.closed || seen === undefined) return;
-    void this.deleteIfAbsent(this.db.livePaths().filter((f) => !seen.has(f.path)));
+    if (seen !== undefined) void this.deleteUnseen(seen);
+  }
+
+  /** After a full scan: indexed live entries the walk did not list, a page at a time between event-loop turns. */
+  private async deleteUnseen(seen: Set<string>): Promise<void> {
+    for (let after = ""; !this.closed; ) {
+      const page = this.db.livePathsAfter(after, DELETE_CHECK_BATCH * 4);
+      if (page.length === 0) return;
+      after = page[page.length - 1].path;
+      await this.deleteIfAbsent(page.filter((f) => !seen.has(f.path)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Compares one report with the index and records what changed (hashing files first). */

@@ -85,7 +85,19 @@ test("putLocal assigns increasing sequences and round-trips every field", () => 
     ],
   );
   assert.deepEqual(db.livePaths(), [{ path: "dir/b", sequence: 2 }]);
+  db.putLocal(file("e"), null);
+  db.putLocal(file("f"), null);
+  assert.deepEqual(
+    db.livePathsAfter("", 2).map((f) => f.path),
+    ["dir/b", "e"],
+  );
+  assert.deepEqual(
+    db.livePathsAfter("e", 2).map((f) => f.path),
+    ["f"],
+  );
+  assert.deepEqual(db.livePathsAfter("f", 2), []);
   assert.equal(db.getStat("a"), undefined, "a tombstone has no stat");
+  assert.equal(db.localSequence(), 5);
   db.close();
 });
 
