@@ -39,7 +39,8 @@ interface Statements {
   dropBlock: Database.Statement<[string, number, string, number]>;
   updateStat: Database.Statement<[StatColumns & { path: string }]>;
   livePaths: Database.Statement<[], { path: string; sequence: number }>;
-  livePathsAfter: Database.Statement<[string, number], { path: string; sequence: number }>;
+  livePathsLast: Database.Statement<[number], { path: string; sequence: number }>;
+  livePathsBefore: Database.Statement<[string, number], { path: string; sequence: number }>;
   addBlock: Database.Statement<[string, number, string, number]>;
   maxSequence: Database.Statement<[], { seq: number | null }>;
   findBlock: Database.Statement<[string, number], { path: string; offset: number }>;
@@ -194,9 +195,12 @@ export class IndexDb {
     return this.q.livePaths.all();
   }
 
-  /** One page of livePaths(): up to `limit` live entries with paths after `after`, in path order. */
-  livePathsAfter(after: string, limit: number): { path: string; sequence: number }[] {
-    return this.q.livePathsAfter.all(after, limit);
+  /**
+   * One page of livePaths() in descending path order (children before their parents): up to `limit`
+   * live entries with paths before `before` (null: from the end).
+   */
+  livePathsBefore(before: string | null, limit: number): { path: string; sequence: number }[] {
+    return before === null ? this.q.livePathsLast.all(limit) : this.q.livePathsBefore.all(before, limit);
   }
 
   getStat(path: string): StatRecord | undefined {
@@ -286,8 +290,12 @@ function prepare(db: Database.Database): Statements {
        st_ino = @st_ino, st_target = @st_target WHERE path = @path`,
     ),
     livePaths: db.prepare("SELECT path, sequence FROM local WHERE deleted = 0 ORDER BY path"),
-    livePathsAfter: db.prepare(
-      "SELECT path, sequence FROM local WHERE path > ? AND deleted = 0 ORDER BY path LIMIT ?",
+    // Two statements rather than "(? IS NULL OR path < ?)", which would defeat the seek on the key.
+    livePathsLast: db.prepare(
+      "SELECT path, sequence FROM local WHERE deleted = 0 ORDER BY path DESC LIMIT ?",
+    ),
+    livePathsBefore: db.prepare(
+      "SELECT path, sequence FROM local WHERE path < ? AND deleted = 0 ORDER BY path DESC LIMIT ?",
     ),
     addBlock: db.prepare("INSERT OR IGNORE INTO local_blocks (hash, size, path, offset) VALUES (?, ?, ?, ?)"),
     findBlock: db.prepare("SELECT path, offset FROM local_blocks WHERE hash = ? AND size = ? LIMIT 1"),

@@ -49,6 +49,15 @@ export interface LocalFolderOptions {
 
 type Entry = Omit<FileInfo, "sequence">;
 
+interface InFlight {
+  record: StatRecord;
+  /** The newest report about the file received while hashing. */
+  newer?: StatRecord;
+  /** The sync layer recorded a pulled version meanwhile: this hash describes what it replaced. */
+  superseded?: boolean;
+  abort: AbortController;
+}
+
 type HashOutcome = { kind: "hashed"; hashed: HashedFile } | { kind: "changed" } | { kind: "skip" };
 
 /** Stat fields that tell whether an entry changed. Directory mtimes change whenever a child does: ignored. */
@@ -90,10 +99,7 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   /** Paths reported since the current full scan started; undefined between full scans. */
   private seen: Set<string> | undefined;
   /** Files being hashed: the newest report received meanwhile, and how to stop hashing a stale version. */
-  private readonly hashing = new Map<
-    string,
-    { record: StatRecord; newer?: StatRecord; abort: AbortController }
-  >();
+  private readonly hashing = new Map<string, InFlight>();
   /** Files waiting for a hashing slot, in arrival order; a newer report replaces the queued one. */
   private readonly hashQueue = new Map<string, StatRecord>();
   /** Files that changed while being hashed, left alone until their timer re-examines them. */
@@ -171,6 +177,11 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
    */
   async recordPulled(info: Entry): Promise<FileInfo> {
     this.hashQueue.delete(info.path);
+    const inFlight = this.hashing.get(info.path);
+    if (inFlight) {
+      inFlight.superseded = true;
+      inFlight.abort.abort();
+    }
     const stat = info.deleted ? undefined : await this.statPath(info.path);
     return this.db.putLocal(info, stat?.type === info.type ? stat : null);
   }
@@ -269,12 +280,15 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     if (seen !== undefined) void this.deleteUnseen(seen);
   }
 
-  /** After a full scan: indexed live entries the walk did not list, a page at a time between event-loop turns. */
+  /**
+   * After a full scan: indexed live entries the walk did not list, a page at a time between event-loop
+   * turns, in descending path order so that children are tombstoned before their parents.
+   */
   private async deleteUnseen(seen: Set<string>): Promise<void> {
-    for (let after = ""; !this.closed; ) {
-      const page = this.db.livePathsAfter(after, DELETE_CHECK_BATCH * 4);
+    for (let before: string | null = null; !this.closed; ) {
+      const page = this.db.livePathsBefore(before, DELETE_CHECK_BATCH * 4);
       if (page.length === 0) return;
-      after = page[page.length - 1].path;
+      before = page[page.length - 1].path;
       await this.deleteIfAbsent(page.filter((f) => !seen.has(f.path)));
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -407,12 +421,13 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private commitHashed(): void {
     const done = this.hashed;
     this.hashed = [];
+    const superseded = (r: StatRecord) => this.hashing.get(r.path)?.superseded === true;
     this.write(() => {
       for (const { record, hashed } of done) {
-        if (!this.isHeld(record.path)) this.commitHash(record, hashed);
+        if (!this.isHeld(record.path) && !superseded(record)) this.commitHash(record, hashed);
       }
     });
-    for (const { record } of done) this.hashDone(record, false);
+    for (const { record } of done) this.hashDone(record, superseded(record));
   }
 
   private hashDone(r: StatRecord, changed: boolean): void {
@@ -477,8 +492,10 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
 
   /** Tombstones the entries that are confirmed absent on disk and unchanged in the index since listed. */
   private async deleteIfAbsent(candidates: { path: string; sequence: number }[]): Promise<void> {
-    for (let i = 0; i < candidates.length; i += DELETE_CHECK_BATCH) {
-      const batch = candidates.slice(i, i + DELETE_CHECK_BATCH);
+    // Children before their parents (descending order), so peers can apply the deletions in order.
+    const ordered = [...candidates].sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
+    for (let i = 0; i < ordered.length; i += DELETE_CHECK_BATCH) {
+      const batch = ordered.slice(i, i + DELETE_CHECK_BATCH);
       const found = await Promise.all(
         batch.map((c) =>
           this.statPath(c.path).then(
@@ -488,8 +505,6 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
         ),
       );
       if (this.closed) return;
-      // Children before their parents, so peers can apply the deletions in order.
-      found.sort((a, b) => (a.c.path < b.c.path ? 1 : a.c.path > b.c.path ? -1 : 0));
       this.write(() => {
         for (const { c, stat, readable } of found) {
           if (stat) this.examine(stat);

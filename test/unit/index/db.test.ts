@@ -88,14 +88,14 @@ test("putLocal assigns increasing sequences and round-trips every field", () => 
   db.putLocal(file("e"), null);
   db.putLocal(file("f"), null);
   assert.deepEqual(
-    db.livePathsAfter("", 2).map((f) => f.path),
-    ["dir/b", "e"],
+    db.livePathsBefore(null, 2).map((f) => f.path),
+    ["f", "e"],
   );
   assert.deepEqual(
-    db.livePathsAfter("e", 2).map((f) => f.path),
-    ["f"],
+    db.livePathsBefore("e", 2).map((f) => f.path),
+    ["dir/b"],
   );
-  assert.deepEqual(db.livePathsAfter("f", 2), []);
+  assert.deepEqual(db.livePathsBefore("dir/b", 2), []);
   assert.equal(db.getStat("a"), undefined, "a tombstone has no stat");
   assert.equal(db.localSequence(), 5);
   db.close();
