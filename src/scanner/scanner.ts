@@ -8,6 +8,8 @@
  * - changes(records, false, walked): a watch batch (~debounceMs after the first event). Directories in
  *   `walked` were new and are listed completely, so indexed paths below them and absent are gone.
  * - gone(paths): watched paths that no longer exist; everything below them is gone too.
+ * - error(err): a scan failed or the worker died (it is restarted after a second). Listen to it: an
+ *   EventEmitter without 'error' listeners throws.
  * Paths are relative POSIX; `.left/` is never reported; symlinks are reported, never followed.
  */
 import { EventEmitter } from "node:events";
@@ -15,6 +17,9 @@ import { Worker } from "node:worker_threads";
 import type { StatRecord } from "../index/types.js";
 import type { Logger } from "../util/log.js";
 import type { FromWorker, ScannerWorkerData, ToWorker } from "./messages.js";
+
+/** Delay before replacing a scanner worker that died (so a persistent failure does not spin). */
+const RESTART_DELAY_MS = 1000;
 
 export interface ScannerEvents {
   changes: [records: StatRecord[], fullScan: boolean, walked: string[]];
@@ -36,6 +41,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private readonly opts: ScannerOptions;
   private worker: Worker | undefined;
   private exited: Promise<void> | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private paused = false;
+  private closed = false;
 
   constructor(opts: ScannerOptions) {
     super();
@@ -44,7 +52,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
 
   /** Starts the worker: an immediate full scan, then watching and periodic rescans. */
   start(): void {
-    if (this.worker) return;
+    if (this.worker || this.closed) return;
     const workerData: ScannerWorkerData = {
       dir: this.opts.dir,
       rescanIntervalMs: this.opts.rescanIntervalMs,
@@ -57,22 +65,27 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     this.exited = new Promise((resolve) => {
       worker.once("exit", (code) => {
         if (this.worker === worker) {
+          // Without a scanner local changes would go unnoticed: start a new one (a full scan catches up).
           this.worker = undefined;
-          this.emit("error", new Error(`scanner worker exited unexpectedly (code ${code})`));
+          this.emit("error", new Error(`scanner worker exited unexpectedly (code ${code}); restarting`));
+          this.restartTimer = setTimeout(() => this.start(), RESTART_DELAY_MS);
         }
         resolve();
       });
     });
+    if (this.paused) this.send({ type: "pause" });
     this.send({ type: "start" });
   }
 
   /** The worker stops reporting but keeps collecting watch events. */
   pause(): void {
+    this.paused = true;
     this.send({ type: "pause" });
   }
 
   /** Reports what was collected while paused (the touched paths, stat'ed afresh). */
   resume(): void {
+    this.paused = false;
     this.send({ type: "resume" });
   }
 
@@ -82,6 +95,8 @@ export class Scanner extends EventEmitter<ScannerEvents> {
 
   /** Asks the worker to stop at the next batch boundary and waits until its thread has exited. */
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restartTimer);
     const worker = this.worker;
     if (!worker) return;
     this.worker = undefined;

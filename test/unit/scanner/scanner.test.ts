@@ -153,3 +153,20 @@ test("close during a long walk stops the worker promptly, and no event follows",
   assert.deepEqual(o.errors, []);
   await o.scanner.close();
 });
+
+test("a scanner worker that dies is replaced, with a full scan and working watches", async (t) => {
+  const dir = share();
+  writeFileSync(join(dir, "f"), "f");
+  const o = observe(t, dir);
+  await waitFor("first scan", () => o.scans() === 1);
+  const worker = (o.scanner as unknown as { worker: { terminate(): Promise<number> } }).worker;
+  await worker.terminate();
+  await waitFor("error reported", () => o.errors.length === 1);
+  await waitFor("replacement's full scan", () => o.scans() === 2, 3000);
+  assert.deepEqual(
+    o.full.map((r) => r.path),
+    ["f"],
+  );
+  writeFileSync(join(dir, "g"), "g");
+  await waitFor("watch after restart", () => o.seen("g"));
+});
