@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes, randomInt } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, readlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -12,9 +13,31 @@ import type { Status } from "../../src/sync/status.js";
 
 export const LEFT_CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
-/** A port base for one test file: random, so parallel runs on this machine rarely collide. */
-export function randomPort(): number {
-  return randomInt(20000, 30000);
+async function udpPortFree(host: string, port: number): Promise<boolean> {
+  const socket = createSocket("udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(port, host, () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * A random UDP port in 20000–30000 that is free on every one of `hosts` right now, so that tests running
+ * in parallel on this machine (other suites bind the same loopback addresses) rarely collide.
+ */
+export async function freePort(hosts: readonly string[]): Promise<number> {
+  for (;;) {
+    const port = randomInt(20000, 30000);
+    const free = await Promise.all(hosts.map((h) => udpPortFree(h, port)));
+    if (free.every(Boolean)) return port;
+  }
 }
 
 export interface LeftOptions {
@@ -32,6 +55,8 @@ export class LeftProcess {
   readonly output: string[] = [];
   private proc: ChildProcess | null = null;
   private exited: Promise<number | null> = Promise.resolve(null);
+  /** How the last run ended (exit code, or the signal that killed it); "" while running or never run. */
+  ending = "";
 
   constructor(readonly opts: LeftOptions) {}
 
@@ -63,12 +88,14 @@ export class LeftProcess {
       env: { ...process.env, ...this.opts.env },
     });
     this.proc = proc;
+    this.ending = "";
     const collect = (chunk: Buffer) => this.output.push(chunk.toString());
     proc.stdout?.on("data", collect);
     proc.stderr?.on("data", collect);
     this.exited = new Promise((resolve) => {
-      proc.once("exit", (code) => {
+      proc.once("exit", (code, signal) => {
         this.proc = null;
+        this.ending = code === null ? `killed by ${signal}` : `exit code ${code}`;
         resolve(code);
       });
     });
@@ -97,6 +124,13 @@ export class LeftProcess {
 
   log(): string {
     return this.output.join("");
+  }
+
+  /** The process's state and its last log lines, for failure messages. */
+  describe(lines = 12): string {
+    const state = this.running ? "running" : `stopped (${this.ending || "never started"})`;
+    const tail = this.log().trimEnd().split("\n").slice(-lines).join("\n    ");
+    return `${this.opts.name} [${this.opts.host}:${this.opts.port}, ${this.dir}] ${state}\n    ${tail}`;
   }
 }
 
@@ -190,24 +224,44 @@ export function treeDiff(a: Map<string, string>, b: Map<string, string>): string
 }
 
 /**
- * Waits until every share holds exactly the same entries (cheap listing first, then SHA-256 of every file)
- * and returns the verified tree.
+ * Waits until the shares of all `procs` hold exactly the same entries (cheap listing first, then SHA-256
+ * of every file) and returns the verified tree. Fails at once if one of them is not running, and on
+ * timeout, with the differences and each process's last log lines.
  */
-export async function waitForSameTrees(dirs: string[], timeoutMs: number): Promise<Map<string, string>> {
+export async function waitForSameTrees(
+  procs: LeftProcess[],
+  timeoutMs: number,
+): Promise<Map<string, string>> {
+  const dirs = procs.map((p) => p.dir);
   let verified = new Map<string, string>();
-  await waitFor(
-    `identical trees in ${dirs.join(", ")}`,
-    async () => {
-      const quick = await Promise.all(dirs.map((d) => tree(d)));
-      if (!quick.every((t) => sameMap(t, quick[0]!))) return false;
-      const full = await Promise.all(dirs.map((d) => tree(d, true)));
-      if (!full.every((t) => sameMap(t, full[0]!))) return false;
-      verified = full[0]!;
-      return true;
-    },
-    timeoutMs,
-    250,
-  );
+  const failure = async (why: string) => {
+    const [first, ...rest] = await Promise.all(dirs.map((d) => tree(d)));
+    const diffs = rest.map(
+      (t, i) =>
+        `${procs[0]!.opts.name} vs ${procs[i + 1]!.opts.name}: ${treeDiff(first!, t).slice(0, 8).join("; ")}`,
+    );
+    return new Error(`${why}\n  ${diffs.join("\n  ")}\n  ${procs.map((p) => p.describe()).join("\n  ")}`);
+  };
+  try {
+    await waitFor(
+      "identical trees",
+      async () => {
+        const stopped = procs.find((p) => !p.running);
+        if (stopped) throw await failure(`${stopped.opts.name} is not running`);
+        const quick = await Promise.all(dirs.map((d) => tree(d)));
+        if (!quick.every((t) => sameMap(t, quick[0]!))) return false;
+        const full = await Promise.all(dirs.map((d) => tree(d, true)));
+        if (!full.every((t) => sameMap(t, full[0]!))) return false;
+        verified = full[0]!;
+        return true;
+      },
+      timeoutMs,
+      250,
+    );
+  } catch (err) {
+    if ((err as Error).message.startsWith("timed out")) throw await failure((err as Error).message);
+    throw err;
+  }
   return verified;
 }
 

@@ -20,8 +20,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  freePort,
   LeftProcess,
-  randomPort,
   seconds,
   waitFor,
   waitForSameTrees,
@@ -32,16 +32,17 @@ const MiB = 1024 * 1024;
 const TIMEOUT_MS = 60_000;
 
 describe("sync: edge cases", { timeout: 240_000 }, () => {
-  const port = randomPort();
+  let port = 0;
   const hosts = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
   let root = "";
   let A: LeftProcess;
   let B: LeftProcess;
   let C: LeftProcess;
-  const all = () => [A.dir, B.dir, C.dir];
+  const all = () => [A, B, C];
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-edge-"));
+    port = await freePort(Object.values(hosts));
     const make = (name: keyof typeof hosts) =>
       new LeftProcess({
         name,
@@ -70,7 +71,7 @@ describe("sync: edge cases", { timeout: 240_000 }, () => {
     await waitForSameTrees(all(), TIMEOUT_MS);
     assert.equal(await C.stop(), 0, "clean exit on SIGTERM");
     await rm(join(A.dir, "old"), { recursive: true });
-    await waitForSameTrees([A.dir, B.dir], TIMEOUT_MS);
+    await waitForSameTrees([A, B], TIMEOUT_MS);
     C.start();
     const t0 = performance.now();
     const trees = await waitForSameTrees(all(), TIMEOUT_MS);
@@ -88,7 +89,7 @@ describe("sync: edge cases", { timeout: 240_000 }, () => {
     const base = Date.now() / 1000;
     await utimes(join(B.dir, "doc.txt"), base - 100, base - 100);
     await utimes(join(A.dir, "doc.txt"), base, base);
-    await waitForSameTrees([A.dir, C.dir], TIMEOUT_MS);
+    await waitForSameTrees([A, C], TIMEOUT_MS);
     B.start();
     const t0 = performance.now();
     const trees = await waitForSameTrees(all(), TIMEOUT_MS);
@@ -96,7 +97,7 @@ describe("sync: edge cases", { timeout: 240_000 }, () => {
       /^doc\.sync-conflict-\d{8}-\d{6}-[0-9a-f]{7}\.txt$/.test(p),
     );
     assert.equal(copies.length, 1, `one conflict copy, got ${[...trees.keys()].join(", ")}`);
-    for (const dir of all()) {
+    for (const { dir } of all()) {
       assert.equal(await readFile(join(dir, "doc.txt"), "utf8"), "edited on A\n");
       assert.equal(await readFile(join(dir, copies[0]!), "utf8"), "edited on B\n");
     }

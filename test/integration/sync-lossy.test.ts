@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { LeftProcess, randomPort, seconds, waitForSameTrees, writeRandomFile } from "../helpers/procs.js";
+import { freePort, LeftProcess, seconds, waitForSameTrees, writeRandomFile } from "../helpers/procs.js";
 
 const MiB = 1024 * 1024;
 const RELAY_CLI = fileURLToPath(new URL("../helpers/relay-cli.js", import.meta.url));
@@ -27,7 +27,7 @@ async function startRelay(args: string[]): Promise<ChildProcess> {
 }
 
 describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
-  const port = randomPort();
+  let port = 0;
   let root = "";
   let relay: ChildProcess | null = null;
   let A: LeftProcess;
@@ -35,6 +35,7 @@ describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-lossy-"));
+    port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.10", "127.0.0.11"]);
     // A ⇄ relay side a (127.0.0.10) … relay side b (127.0.0.11) ⇄ B
     relay = await startRelay([
       "--a",
@@ -90,7 +91,7 @@ describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
     A.start();
     B.start();
     const t0 = performance.now();
-    const trees = await waitForSameTrees([A.dir, B.dir], 150_000);
+    const trees = await waitForSameTrees([A, B], 150_000);
     assert.ok(trees.has("big.bin") && trees.has("from-b.bin") && trees.has("small/99.txt"));
     t.diagnostic(
       `24 MiB + 100 files one way, 2 MiB the other, through 3% loss: ${seconds(performance.now() - t0)}`,

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  freePort,
   LeftProcess,
   overwriteRandom,
-  randomPort,
   seconds,
   waitFor,
   waitForSameTrees,
@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
 const PHASE_TIMEOUT_MS = 60_000;
 
 describe("sync: the original test plan", { timeout: 240_000 }, () => {
-  const port = randomPort();
+  let port = 0;
   const hosts = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
   let root = "";
   let A: LeftProcess;
@@ -41,6 +41,7 @@ describe("sync: the original test plan", { timeout: 240_000 }, () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-plan-"));
+    port = await freePort(Object.values(hosts));
     A = make("A");
     B = make("B");
     C = make("C");
@@ -56,11 +57,11 @@ describe("sync: the original test plan", { timeout: 240_000 }, () => {
     await writeRandomFile(join(A.dir, "File_1"), 12 * MiB);
     B.start();
     const t0 = performance.now();
-    assert.ok((await waitForSameTrees([A.dir, B.dir], PHASE_TIMEOUT_MS)).has("File_1"));
+    assert.ok((await waitForSameTrees([A, B], PHASE_TIMEOUT_MS)).has("File_1"));
     const toB = performance.now() - t0;
     C.start();
     const t1 = performance.now();
-    await waitForSameTrees([A.dir, B.dir, C.dir], PHASE_TIMEOUT_MS);
+    await waitForSameTrees([A, B, C], PHASE_TIMEOUT_MS);
     t.diagnostic(
       `phase 1: B had File_1 (12 MiB) ${seconds(toB)} after its start; C ${seconds(performance.now() - t1)}`,
     );
@@ -73,12 +74,12 @@ describe("sync: the original test plan", { timeout: 240_000 }, () => {
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 2000));
     await A.kill();
-    const trees = await waitForSameTrees([B.dir, C.dir], PHASE_TIMEOUT_MS);
+    const trees = await waitForSameTrees([B, C], PHASE_TIMEOUT_MS);
     for (const p of ["File_2", "nested/level2/empty", "nested/level2/note.txt"]) assert.ok(trees.has(p), p);
     const toC = performance.now() - t0;
     A.start();
     const t1 = performance.now();
-    await waitForSameTrees([A.dir, B.dir, C.dir], PHASE_TIMEOUT_MS);
+    await waitForSameTrees([A, B, C], PHASE_TIMEOUT_MS);
     t.diagnostic(
       `phase 2: C complete ${seconds(toC)} after B's change; A caught up ${seconds(performance.now() - t1)} after restart`,
     );
@@ -88,7 +89,7 @@ describe("sync: the original test plan", { timeout: 240_000 }, () => {
     const file3 = join(C.dir, "File_3");
     await writeRandomFile(file3, 64 * MiB);
     const t0 = performance.now();
-    await waitForSameTrees([A.dir, B.dir, C.dir], PHASE_TIMEOUT_MS);
+    await waitForSameTrees([A, B, C], PHASE_TIMEOUT_MS);
     const copyMs = performance.now() - t0;
     await waitFor(
       "all in sync",
@@ -98,7 +99,7 @@ describe("sync: the original test plan", { timeout: 240_000 }, () => {
     const before = await Promise.all([A.status(), B.status()]);
     await overwriteRandom(file3, 32 * MiB, MiB);
     const t1 = performance.now();
-    await waitForSameTrees([A.dir, B.dir, C.dir], PHASE_TIMEOUT_MS);
+    await waitForSameTrees([A, B, C], PHASE_TIMEOUT_MS);
     const changeMs = performance.now() - t1;
     // Let the last index announcements and acknowledgements land before reading the counters.
     await waitFor(

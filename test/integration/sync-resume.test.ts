@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  freePort,
   LeftProcess,
-  randomPort,
   seconds,
   waitFor,
   waitForSameTrees,
@@ -33,7 +33,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   });
 
   it("resumes a download interrupted by SIGKILL from its verified blocks", async (t) => {
-    const port = randomPort();
+    const port = await freePort(["127.0.0.2", "127.0.0.3"]);
     const size = 256 * MiB;
     const A = new LeftProcess({
       name: "A",
@@ -73,7 +73,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
 
     B.start();
     const t0 = performance.now();
-    await waitForSameTrees([A.dir, B.dir], TIMEOUT_MS);
+    await waitForSameTrees([A, B], TIMEOUT_MS);
     await waitFor("B in sync", async () => (await B.status())?.inSync === true, TIMEOUT_MS);
     const second = (await B.status())!.wire.bytesReceived;
     t.diagnostic(
@@ -89,7 +89,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   });
 
   it("moves no data when a joining peer already holds the same files; differing ones become conflicts", async (t) => {
-    const port = randomPort();
+    const port = await freePort(["127.0.0.2", "127.0.0.3"]);
     const A = new LeftProcess({
       name: "A",
       dir: join(root, "sA"),
@@ -113,7 +113,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
     A.start();
     B.start();
     const t0 = performance.now();
-    const trees = await waitForSameTrees([A.dir, B.dir], TIMEOUT_MS);
+    const trees = await waitForSameTrees([A, B], TIMEOUT_MS);
     await waitFor(
       "both in sync",
       async () => (await A.status())?.inSync === true && (await B.status())?.inSync === true,
@@ -129,7 +129,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   });
 
   it("syncs over an encrypted link and refuses a peer with another key", async (t) => {
-    const port = randomPort();
+    const port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
     const keyFile = join(root, "key");
     await writeFile(keyFile, "correct horse battery staple\n");
     const secure = ["--encryption", "yes", "--key-file", keyFile];
@@ -165,7 +165,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
     B.start();
     M.start();
     const t0 = performance.now();
-    await waitForSameTrees([A.dir, B.dir], TIMEOUT_MS);
+    await waitForSameTrees([A, B], TIMEOUT_MS);
     t.diagnostic(`encrypted 4 MiB sync in ${seconds(performance.now() - t0)}`);
     await waitFor("M's status", async () => (await M.status()) !== null, TIMEOUT_MS);
     const m = (await M.status())!;
