@@ -115,6 +115,10 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private hashed: { record: StatRecord; hashed: HashedFile }[] = [];
   private pending: FileInfo[] = [];
   private emitScheduled = false;
+  /** From start() (the first scan is due) and every scanStart until its scanComplete. */
+  private scanning = false;
+  /** Deletion checks (lstat of indexed paths the scanner no longer lists) under way. */
+  private deletionChecks = 0;
   private closed = false;
   private idle: (() => void) | undefined;
 
@@ -136,6 +140,7 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
       debounceMs: opts.debounceMs,
     });
     this.scanner.on("scanStart", () => {
+      this.scanning = true;
       this.seen = new Set();
     });
     this.scanner.on("changes", (records, _fullScan, walked) => this.onChanges(records, walked));
@@ -145,7 +150,28 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   }
 
   start(): void {
+    this.scanning = true;
     this.scanner.start();
+  }
+
+  /**
+   * True while local changes may still be on their way into the index: a full scan is running (or the
+   * first one has not run yet), reported entries wait to be examined, files wait to be hashed, are being
+   * hashed or committed, or settle after changing during a hash, or deletions are being checked. The
+   * sync engine is not in sync while this holds. Edits the scanner worker has seen but not reported yet
+   * (its watch debounce) are not visible here.
+   */
+  busy(): boolean {
+    return (
+      this.scanning ||
+      this.deletionChecks > 0 ||
+      this.incoming.length > 0 ||
+      this.hashQueue.size > 0 ||
+      this.hashing.size > 0 ||
+      this.hashed.length > 0 ||
+      this.settling.size > 0 ||
+      this.pending.length > 0
+    );
   }
 
   pause(): void {
@@ -260,7 +286,7 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     const stale = walked.flatMap((dir) =>
       this.db.localUnder(dir).filter((f) => !f.deleted && !reported.has(f.path)),
     );
-    void this.deleteIfAbsent(stale);
+    this.checkDeletions(this.deleteIfAbsent(stale));
   }
 
   private onGone(paths: string[]): void {
@@ -271,13 +297,22 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
       if (self && !self.deleted) candidates.push(self);
       for (const f of this.db.localUnder(path)) if (!f.deleted) candidates.push(f);
     }
-    void this.deleteIfAbsent(candidates);
+    this.checkDeletions(this.deleteIfAbsent(candidates));
   }
 
   private onScanComplete(): void {
     const seen = this.seen;
     this.seen = undefined;
-    if (seen !== undefined) void this.deleteUnseen(seen);
+    if (seen !== undefined) this.checkDeletions(this.deleteUnseen(seen));
+    this.scanning = false;
+  }
+
+  /** Counts a deletion check while it runs (see busy). */
+  private checkDeletions(check: Promise<void>): void {
+    this.deletionChecks++;
+    void check.finally(() => {
+      this.deletionChecks--;
+    });
   }
 
   /**
@@ -456,8 +491,9 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
   private settle(path: string): void {
     if (this.closed) return;
     const timer = setTimeout(async () => {
-      this.settling.delete(path);
+      // Still settling (busy) until examined: the stat is part of the wait.
       const now = await this.statPath(path).catch(() => undefined);
+      this.settling.delete(path);
       if (now) this.examine(now);
     }, this.settleMs);
     this.settling.set(path, timer);

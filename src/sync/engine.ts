@@ -148,7 +148,12 @@ export class SyncEngine {
       connected.set(p.conn.peer, p.conn.deviceId);
       complete &&= p.indexComplete;
     }
-    const inSync = connected.size > 0 && complete && this.announcer.caughtUp && this.tracker.actionable === 0;
+    const inSync =
+      connected.size > 0 &&
+      complete &&
+      !this.opts.folder.busy() &&
+      this.announcer.caughtUp &&
+      this.tracker.actionable === 0;
     return { needed: this.tracker.size, inSync, connected };
   }
 

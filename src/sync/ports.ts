@@ -34,5 +34,7 @@ export interface SyncFolder {
   /** The scanner ignores `path` until release(path): LEFT itself is writing it. */
   hold(path: string): void;
   release(path: string): void;
+  /** Local changes are still being scanned, hashed or recorded: not in sync yet. */
+  busy(): boolean;
   on(event: "changed", listener: (files: FileInfo[]) => void): unknown;
 }

@@ -110,6 +110,15 @@ describe("SyncEngine over a linked pair of fake connections", async () => {
     assert.deepEqual(await readFile(join(B.dir, "big.bin")), changed);
   });
 
+  it("is not in sync while the local folder is still indexing changes", async () => {
+    await synced(A, B);
+    A.folder.indexing = true;
+    assert.equal(A.engine.status().inSync, false);
+    assert.equal(B.engine.status().inSync, true, "the peer cannot know about unindexed edits");
+    A.folder.indexing = false;
+    assert.equal(A.engine.status().inSync, true);
+  });
+
   it("catches up on a deletion made while disconnected, by index delta", async () => {
     link.disconnect();
     await rm(join(A.dir, "docs/a.txt"));

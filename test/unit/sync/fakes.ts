@@ -137,6 +137,8 @@ async function statOf(dir: string, path: string): Promise<StatRecord | null> {
 export class FakeFolder extends EventEmitter<{ changed: [FileInfo[]] }> implements SyncFolder {
   readonly held = new Map<string, number>();
   readonly pulled: FileInfo[] = [];
+  /** What busy() answers: a test sets it to stand for local changes still being hashed. */
+  indexing = false;
 
   constructor(
     private readonly dir: string,
@@ -160,6 +162,10 @@ export class FakeFolder extends EventEmitter<{ changed: [FileInfo[]] }> implemen
     const n = (this.held.get(path) ?? 0) - 1;
     if (n <= 0) this.held.delete(path);
     else this.held.set(path, n);
+  }
+
+  busy(): boolean {
+    return this.indexing;
   }
 
   /** A local edit as the scanner would record it: the entry plus the file's stat, then 'changed'. */
