@@ -6,20 +6,26 @@
 import type { FileInfo } from "../index/types.js";
 import type { Connection } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
+import type { Logger } from "../util/log.js";
 import type { SyncIndex } from "./ports.js";
-import { encodeIndex, MAX_INDEX_BATCH } from "./protocol.js";
+import { encodeIndex, MAX_BLOCKS, MAX_INDEX_BATCH } from "./protocol.js";
 
 /** Rough encoded size an INDEX message should stay under (big block lists make few entries heavy). */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-/** End (exclusive) of the batch starting at `start`: at most MAX_INDEX_BATCH entries and ≈BATCH_BYTES. */
+/**
+ * End (exclusive) of the batch starting at `start`: at most MAX_INDEX_BATCH entries, MAX_BLOCKS blocks
+ * and ≈BATCH_BYTES (one entry may exceed that alone). Entries have at most MAX_BLOCKS blocks each.
+ */
 function batchEnd(files: readonly FileInfo[], start: number): number {
   let bytes = 0;
+  let blocks = 0;
   let end = start;
   while (end < files.length && end - start < MAX_INDEX_BATCH) {
     const f = files[end]!;
     bytes += 128 + f.path.length + f.target.length + f.blocks.length * 12;
-    if (bytes > BATCH_BYTES && end > start) break;
+    blocks += f.blocks.length;
+    if ((bytes > BATCH_BYTES || blocks > MAX_BLOCKS) && end > start) break;
     end++;
   }
   return end;
@@ -33,6 +39,7 @@ export class Announcer {
   constructor(
     private readonly db: SyncIndex,
     private readonly clock: Clock,
+    private readonly log: Logger,
     /** Local changes arriving within this window go out together. */
     private readonly batchMs = 20,
   ) {}
@@ -71,7 +78,8 @@ export class Announcer {
   private flush(conn: Connection, always: boolean): void {
     const from = this.sent.get(conn);
     if (from === undefined) return;
-    const files = this.db.localSince(from);
+    const all = this.db.localSince(from);
+    const files = all.filter((f) => this.announceable(f));
     if (files.length === 0 && !always) return;
     let start = 0;
     do {
@@ -79,6 +87,22 @@ export class Announcer {
       conn.sendMessage(encodeIndex(files.slice(start, end), end === files.length));
       start = end;
     } while (start < files.length);
-    if (files.length > 0) this.sent.set(conn, files[files.length - 1]!.sequence);
+    if (all.length > 0) this.sent.set(conn, all[all.length - 1]!.sequence);
+  }
+
+  /** Peers refuse a message with a file of more than MAX_BLOCKS blocks: such a file is not announced. */
+  private announceable(f: FileInfo): boolean {
+    if (f.blocks.length <= MAX_BLOCKS) return true;
+    this.log.log(
+      "warn",
+      "sync.too_many_blocks",
+      "file has too many blocks to be announced; use a larger --block-size",
+      {
+        path: f.path,
+        blocks: f.blocks.length,
+        limit: MAX_BLOCKS,
+      },
+    );
+    return false;
   }
 }

@@ -17,6 +17,7 @@ import { bumpVersion, compareVersions } from "../index/version.js";
 import type { Logger } from "../util/log.js";
 import { TMP_DIR } from "./assembler.js";
 import { conflictName } from "./conflicts.js";
+import { ioProblem } from "./io-errors.js";
 import type { Need } from "./needs.js";
 import { checkParents } from "./paths.js";
 import type { SyncFolder, SyncIndex } from "./ports.js";
@@ -152,7 +153,7 @@ export class Applier {
       await folder.recordPulled(withoutSequence(need.target));
       return "done";
     } catch (err) {
-      log.log("warn", "apply.blocked", `cannot ${need.op} yet`, { path, error: String(err) });
+      log.log("warn", "apply.blocked", `cannot ${need.op} yet: ${ioProblem(err)}; will retry`, { path });
       return "blocked";
     } finally {
       folder.release(path);

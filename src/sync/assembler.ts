@@ -15,12 +15,14 @@ import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import type { ByteBudget } from "./budget.js";
 import { decompressBlock } from "./compress.js";
+import { DiskSpace, type Reservation } from "./disk-space.js";
 import type { BlockFetcher, FetchResult } from "./fetcher.js";
+import { ioProblem } from "./io-errors.js";
 import type { SyncIndex } from "./ports.js";
 import type { RecycleBin } from "./recycle.js";
 
 /** Why assembly stopped; "no-source" waits for a peer, the others are retried after a delay. */
-export type AssemblyFailure = "no-source" | "closed" | "io" | "digest";
+export type AssemblyFailure = "no-source" | "closed" | "io" | "digest" | "no-space";
 
 export type AssemblyResult = { ok: true; tmpPath: string } | { ok: false; reason: AssemblyFailure };
 
@@ -37,6 +39,8 @@ export interface AssemblerOptions {
   log: Logger;
   /** Done-block marks are written to the index at least this often (the resume granularity). */
   markIntervalMs?: number;
+  /** Free space of the share's file system (default: statfs of .left/tmp). */
+  space?: DiskSpace;
 }
 
 export const TMP_DIR = ".left/tmp";
@@ -47,6 +51,7 @@ const MARK_BATCH = 256;
 class DoneMarks {
   private batch: number[] = [];
   private timer: TimerHandle | null = null;
+  private failed = false;
 
   constructor(
     private readonly db: SyncIndex,
@@ -54,6 +59,7 @@ class DoneMarks {
     private readonly digest: string,
     private readonly clock: Clock,
     private readonly intervalMs: number,
+    private readonly log: Logger,
   ) {}
 
   add(index: number): void {
@@ -66,7 +72,22 @@ class DoneMarks {
     this.timer?.cancel();
     this.timer = null;
     if (this.batch.length === 0) return;
-    this.db.markBlocksDone(this.path, this.digest, this.batch);
+    try {
+      this.db.markBlocksDone(this.path, this.digest, this.batch);
+    } catch (err) {
+      // Only the resume point is lost: after a restart these blocks are fetched again.
+      if (!this.failed) {
+        this.log.log(
+          "warn",
+          "pull.progress_not_recorded",
+          `cannot record download progress: ${ioProblem(err)}`,
+          {
+            path: this.path,
+          },
+        );
+      }
+      this.failed = true;
+    }
     this.batch = [];
   }
 }
@@ -113,10 +134,14 @@ class LocalBlocks {
 
 export class Assembler {
   private readonly markIntervalMs: number;
+  private readonly space: DiskSpace;
+  /** Versions refused for lack of space, logged once until they fit (`path digest`). */
+  private readonly shortOfSpace = new Set<string>();
   private stopped = false;
 
   constructor(private readonly opts: AssemblerOptions) {
     this.markIntervalMs = opts.markIntervalMs ?? 250;
+    this.space = opts.space ?? new DiskSpace(join(opts.dir, TMP_DIR));
   }
 
   /** Assemblies under way end at the next block ("closed"); blocks already written stay recorded. */
@@ -143,6 +168,16 @@ export class Assembler {
    * one go: no resume state is worth the index writes it would cost.
    */
   private async assembleSmall(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
+    const space = await this.reserve(target, target.size);
+    if (space === null) return { ok: false, reason: "no-space" };
+    try {
+      return await this.fillSmall(target, sources);
+    } finally {
+      space.release();
+    }
+  }
+
+  private async fillSmall(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
     const block = target.blocks[0];
     let data: Uint8Array = new Uint8Array(0);
     if (block !== undefined) {
@@ -162,32 +197,75 @@ export class Assembler {
     try {
       await writeFile(tmpPath, data, { flag: "wx", mode: 0o600 });
     } catch (err) {
-      this.opts.log.log("warn", "pull.io_error", "cannot write tmp file", {
-        path: target.path,
-        error: String(err),
-      });
-      return { ok: false, reason: "io" };
+      // A partly written file would only take space: the next attempt fetches the block again.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") await unlink(tmpPath).catch(() => undefined);
+      return this.ioFailure(target, err);
     }
     return { ok: true, tmpPath };
   }
 
+  private ioFailure(target: FileInfo, err: unknown): AssemblyResult & { ok: false } {
+    this.opts.log.log("warn", "pull.io_error", `cannot write the download: ${ioProblem(err)}; will retry`, {
+      path: target.path,
+    });
+    return { ok: false, reason: "io" };
+  }
+
+  /**
+   * Claims disk space for the `bytes` of `target` still to be written, or logs (once per version) that
+   * they do not fit and returns null: the pull is retried later, when space may have been freed.
+   */
+  private async reserve(target: FileInfo, bytes: number): Promise<Reservation | null> {
+    const key = `${target.path} ${target.digest}`;
+    const got = await this.space.reserve(bytes);
+    if (!("free" in got)) {
+      this.shortOfSpace.delete(key);
+      return got;
+    }
+    if (!this.shortOfSpace.has(key)) {
+      this.shortOfSpace.add(key);
+      this.opts.log.log(
+        "warn",
+        "pull.no_space",
+        `not enough free disk space: ${bytes} bytes to write, ${got.free} available; will retry`,
+        { path: target.path },
+      );
+    }
+    return null;
+  }
+
   private async assembleLarge(target: FileInfo, sources: () => Connection[]): Promise<AssemblyResult> {
-    const { db } = this.opts;
-    const opened = await this.openTmp(target);
+    const partial = this.opts.db.getPartial(target.path, target.digest);
+    let toWrite = target.size;
+    if (partial !== undefined) for (const i of partial.done) toWrite -= target.blocks[i]?.size ?? 0;
+    const space = await this.reserve(target, toWrite);
+    if (space === null) return { ok: false, reason: "no-space" };
+    try {
+      return await this.fillLarge(target, partial, space, sources);
+    } finally {
+      space.release();
+    }
+  }
+
+  private async fillLarge(
+    target: FileInfo,
+    partial: { tmpName: string; done: Set<number> } | undefined,
+    space: Reservation,
+    sources: () => Connection[],
+  ): Promise<AssemblyResult> {
+    const { db, log } = this.opts;
+    const opened = await this.openTmp(target, partial);
     if (opened === null) return { ok: false, reason: "io" };
     const { fh, tmpPath, done } = opened;
-    const marks = new DoneMarks(db, target.path, target.digest, this.opts.clock, this.markIntervalMs);
+    const marks = new DoneMarks(db, target.path, target.digest, this.opts.clock, this.markIntervalMs, log);
     const local = new LocalBlocks(this.opts.dir, db, this.opts.recycle);
     let failure: AssemblyFailure | null = null;
     try {
+      // Sparse: blocks take disk space as they are written (and were reserved above).
       await fh.truncate(target.size);
-      failure = await this.fillBlocks(target, done, fh, marks, local, sources);
+      failure = await this.fillBlocks(target, done, fh, marks, local, space, sources);
     } catch (err) {
-      this.opts.log.log("warn", "pull.io_error", "cannot write tmp file", {
-        path: target.path,
-        error: String(err),
-      });
-      failure = "io";
+      failure = this.ioFailure(target, err).reason;
     } finally {
       marks.flush();
       await local.close();
@@ -226,9 +304,9 @@ export class Assembler {
   /** Resumes the recorded download of this version if its tmp file survived, else starts one. */
   private async openTmp(
     target: FileInfo,
+    partial: { tmpName: string; done: Set<number> } | undefined,
   ): Promise<{ fh: FileHandle; tmpPath: string; done: Set<number> } | null> {
     const { db } = this.opts;
-    const partial = db.getPartial(target.path, target.digest);
     if (partial !== undefined) {
       const tmpPath = this.tmpPath(partial.tmpName);
       const fh = await open(tmpPath, "r+").catch(() => null);
@@ -242,10 +320,7 @@ export class Assembler {
       db.startPartial(target.path, target.digest, tmpName);
       return { fh, tmpPath, done: new Set() };
     } catch (err) {
-      this.opts.log.log("warn", "pull.io_error", "cannot create tmp file", {
-        path: target.path,
-        error: String(err),
-      });
+      this.ioFailure(target, err);
       return null;
     }
   }
@@ -257,6 +332,7 @@ export class Assembler {
     fh: FileHandle,
     marks: DoneMarks,
     local: LocalBlocks,
+    space: Reservation,
     sources: () => Connection[],
   ): Promise<AssemblyFailure | null> {
     const { budget } = this.opts;
@@ -278,13 +354,11 @@ export class Assembler {
             return;
           }
           await fh.write(got, 0, block.size, block.offset);
+          space.written(block.size);
           marks.add(i);
         })
         .catch((err: unknown) => {
-          this.opts.log.log("warn", "pull.io_error", "cannot write tmp file", {
-            path: target.path,
-            error: String(err),
-          });
+          if (failure === null) this.ioFailure(target, err);
           failure ??= "io";
         })
         .finally(() => {

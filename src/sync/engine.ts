@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { FileInfo } from "../index/types.js";
 import { initHasher } from "../pipeline/hash.js";
 import type { Connection, EndpointEvents } from "../transport/types.js";
-import { type Clock, systemClock } from "../util/clock.js";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { DecodeError } from "../wire/errors.js";
 import { Announcer } from "./announcer.js";
@@ -18,6 +18,7 @@ import { Assembler, TMP_DIR } from "./assembler.js";
 import { ByteBudget } from "./budget.js";
 import type { CompressMode } from "./compress.js";
 import { BlockFetcher } from "./fetcher.js";
+import { ioProblem } from "./io-errors.js";
 import type { SyncFolder, SyncIndex } from "./ports.js";
 import { decodeMessage, encodeHello, type Index, MessageType } from "./protocol.js";
 import { RecycleBin } from "./recycle.js";
@@ -42,12 +43,16 @@ export interface SyncEngineOptions {
   requestTimeoutMs?: number;
   /** Paths being worked on at once. */
   maxActive?: number;
+  /** After the index failed to store a peer's entries (disk full), ask for them again this much later. */
+  indexResyncMs?: number;
 }
 
 interface PeerState {
   conn: Connection;
   /** The peer has sent its whole index (an INDEX marked complete after our HELLO). */
   indexComplete: boolean;
+  /** Storing the peer's entries failed: its INDEX messages are dropped until this timer asks again. */
+  resync: TimerHandle | null;
 }
 
 export interface EngineStatus {
@@ -59,6 +64,7 @@ export interface EngineStatus {
 
 /** A local edit not yet indexed blocks a change; the scanner's debounce plus hashing take about this long. */
 const LOCAL_CHANGE_RETRY_MS = 1000;
+const INDEX_RESYNC_MS = 5000;
 
 export class SyncEngine {
   private readonly db: SyncIndex;
@@ -90,7 +96,7 @@ export class SyncEngine {
       clock: this.clock,
       compress: opts.compress,
     });
-    this.announcer = new Announcer(opts.db, this.clock);
+    this.announcer = new Announcer(opts.db, this.clock, opts.log);
     this.tracker = new NeedTracker(
       opts.db,
       this.clock,
@@ -160,6 +166,7 @@ export class SyncEngine {
   /** Stops starting work, fails outstanding block requests, and waits for changes under way to finish. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const peer of this.peers.values()) peer.resync?.cancel();
     this.assembler.stop();
     this.fetcher.close();
     this.announcer.close();
@@ -169,7 +176,7 @@ export class SyncEngine {
   }
 
   private onPeerUp(conn: Connection): void {
-    this.peers.set(conn.deviceId, { conn, indexComplete: false });
+    this.peers.set(conn.deviceId, { conn, indexComplete: false, resync: null });
     this.log.log("info", "peer.up", "peer connected", { peer: conn.peer, device: conn.deviceId });
     conn.sendMessage(encodeHello(this.db.deviceId, this.db.remoteSequence(conn.deviceId)));
     // Announcements stored in an earlier run may still be unapplied: decide them again.
@@ -178,14 +185,29 @@ export class SyncEngine {
   }
 
   private onPeerDown(conn: Connection, reason: string): void {
-    if (this.peers.get(conn.deviceId)?.conn === conn) this.peers.delete(conn.deviceId);
+    const peer = this.peers.get(conn.deviceId);
+    if (peer?.conn === conn) {
+      peer.resync?.cancel();
+      this.peers.delete(conn.deviceId);
+    }
     this.log.log("info", "peer.down", "peer disconnected", { peer: conn.peer, reason });
     this.fetcher.peerDown(conn.deviceId);
     this.server.peerDown(conn);
     this.announcer.peerDown(conn);
   }
 
+  /** Never throws: this runs inside the transport's receive path. */
   private onMessage(conn: Connection, bytes: Uint8Array, bulk: boolean): void {
+    try {
+      this.handleMessage(conn, bytes, bulk);
+    } catch (err) {
+      this.log.log("error", "sync.message_failed", `cannot handle a sync message: ${ioProblem(err)}`, {
+        peer: conn.peer,
+      });
+    }
+  }
+
+  private handleMessage(conn: Connection, bytes: Uint8Array, bulk: boolean): void {
     const msg = decodeMessage(bytes);
     if (msg instanceof DecodeError) {
       this.log.log("warn", "sync.bad_message", "malformed sync message dropped", {
@@ -225,6 +247,8 @@ export class SyncEngine {
   }
 
   private onIndex(conn: Connection, msg: Index): void {
+    const peer = this.peers.get(conn.deviceId);
+    if (peer?.resync) return;
     const valid: FileInfo[] = [];
     for (const f of msg.files) {
       const problem = entryProblem(f);
@@ -237,12 +261,39 @@ export class SyncEngine {
         });
     }
     if (valid.length > 0) {
-      this.db.putRemote(conn.deviceId, valid);
+      try {
+        this.db.putRemote(conn.deviceId, valid);
+      } catch (err) {
+        this.indexWriteFailed(peer, conn, err);
+        return;
+      }
       this.tracker.addDevice(conn.deviceId);
       for (const f of valid) this.tracker.evaluate(f.path);
     }
-    const peer = this.peers.get(conn.deviceId);
     if (msg.complete && peer?.conn === conn) peer.indexComplete = true;
+  }
+
+  /**
+   * The peer's entries could not be stored (disk full, say). Its announcements are dropped for a while,
+   * then a new HELLO asks for everything after what is stored: that answer follows whatever was already
+   * on its way, so the entries lost now are sent again and none is skipped.
+   */
+  private indexWriteFailed(peer: PeerState | undefined, conn: Connection, err: unknown): void {
+    this.log.log(
+      "error",
+      "sync.index_write_failed",
+      `cannot store the peer's index: ${ioProblem(err)}; will ask again`,
+      {
+        peer: conn.peer,
+      },
+    );
+    if (peer?.conn !== conn || peer.resync !== null) return;
+    peer.indexComplete = false;
+    peer.resync = this.clock.setTimeout(() => {
+      peer.resync = null;
+      if (this.closing || this.peers.get(conn.deviceId) !== peer) return;
+      conn.sendMessage(encodeHello(this.db.deviceId, this.db.remoteSequence(conn.deviceId)));
+    }, this.opts.indexResyncMs ?? INDEX_RESYNC_MS);
   }
 
   private onLocalChanges(files: FileInfo[]): void {

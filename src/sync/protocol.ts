@@ -20,8 +20,13 @@ export const MessageType = { Hello: 1, Index: 2, Request: 3, Response: 4 } as co
 export const MAX_INDEX_BATCH = 1000;
 /** Devices in one version vector: far more than any real share has. */
 export const MAX_VERSION_DEVICES = 1024;
-/** Blocks per file: 2^24 blocks of the smallest size still covers 64 GiB. */
-export const MAX_BLOCKS = 1 << 24;
+/**
+ * Blocks per file, and in all entries of one INDEX message together. Decoding costs ≈100 bytes of heap
+ * and ≈1 µs of main-thread time per block here, so one message costs at most ≈100 MiB and about a
+ * second, whatever a peer sends (under the former 2^24 it was 1.7 GiB and a minute). Files with more blocks are not announced (SYNC.md, limits): 2^20 blocks
+ * of the default 128 KiB average cover ≈128 GiB, of the largest (2 MiB average) ≈2 TiB.
+ */
+export const MAX_BLOCKS = 1 << 20;
 /** Largest block a peer may ask for or send: 4 × the largest --block-size, and within one bulk message. */
 export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
 
@@ -137,9 +142,15 @@ function writeFile(out: Buffer, p: number, f: FileInfo, pathBytes: number, targe
   return writeStr16(out, p, f.target, targetBytes);
 }
 
-/** One INDEX message; callers split their entries into batches of at most MAX_INDEX_BATCH. */
+/**
+ * One INDEX message; callers split their entries into batches of at most MAX_INDEX_BATCH entries and
+ * MAX_BLOCKS blocks.
+ */
 export function encodeIndex(files: readonly FileInfo[], complete: boolean): Uint8Array {
   if (files.length > MAX_INDEX_BATCH) throw new RangeError(`index batch of ${files.length} entries`);
+  let blocks = 0;
+  for (const f of files) blocks += f.blocks.length;
+  if (blocks > MAX_BLOCKS) throw new RangeError(`index batch of ${blocks} blocks`);
   const lengths = files.map((f) => [Buffer.byteLength(f.path), Buffer.byteLength(f.target)] as const);
   let size = 4;
   for (let i = 0; i < files.length; i++) size += fileSize(files[i]!, lengths[i]![0], lengths[i]![1]);
@@ -219,9 +230,10 @@ function readVersion(r: ByteReader): VersionVector {
   return version;
 }
 
-function readBlocks(r: ByteReader): BlockInfo[] {
+/** `limit`: blocks the message may still carry (MAX_BLOCKS in all its entries together). */
+function readBlocks(r: ByteReader, limit: number): BlockInfo[] {
   const count = r.u32("block count");
-  if (count > MAX_BLOCKS) r.fail("oversized", `${count} blocks`);
+  if (count > limit) r.fail("oversized", `${count} blocks, limit ${limit}`);
   // Checked before allocating: the array is never larger than the message that describes it.
   if (count * BLOCK_ENTRY_BYTES > r.remaining) r.fail("bad-length", "block list beyond message end");
   if (r.error) return [];
@@ -236,7 +248,7 @@ function readBlocks(r: ByteReader): BlockInfo[] {
   return blocks;
 }
 
-function readFile(r: ByteReader): FileInfo {
+function readFile(r: ByteReader, blockLimit: number): FileInfo {
   const path = readStr16(r, MAX_PATH_BYTES, "path");
   const typeCode = r.u8("entry type");
   const type = entryTypes[typeCode] ?? "file";
@@ -251,7 +263,7 @@ function readFile(r: ByteReader): FileInfo {
   const version = readVersion(r);
   const modifiedBy = readHex(r, DEVICE_BYTES, "modifiedBy");
   const sequence = r.u64("sequence");
-  const blocks = readBlocks(r);
+  const blocks = readBlocks(r, blockLimit);
   const digestLen = r.u8("digest length");
   if (digestLen !== 0 && digestLen !== DIGEST_BYTES) r.fail("bad-value", `digest length ${digestLen}`);
   const digest = readHex(r, digestLen, "digest");
@@ -288,7 +300,12 @@ function decodeIndex(r: ByteReader): Index | DecodeError {
   const count = r.u16("index count");
   if (count > MAX_INDEX_BATCH) r.fail("oversized", `index batch of ${count} entries`);
   const files: FileInfo[] = [];
-  for (let i = 0; i < count && !r.error; i++) files.push(readFile(r));
+  let blocks = 0;
+  for (let i = 0; i < count && !r.error; i++) {
+    const f = readFile(r, MAX_BLOCKS - blocks);
+    blocks += f.blocks.length;
+    files.push(f);
+  }
   return r.error ?? { type: MessageType.Index, files, complete: flags === 1 };
 }
 

@@ -9,6 +9,7 @@ import type { FileInfo } from "../../../src/index/types.js";
 import { bumpVersion } from "../../../src/index/version.js";
 import { initHasher } from "../../../src/pipeline/hash.js";
 import { SyncEngine } from "../../../src/sync/engine.js";
+import type { SyncIndex } from "../../../src/sync/ports.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { tree, treeDiff, waitFor } from "../../helpers/procs.js";
 import { FakeFolder, linkedEndpoints } from "./fakes.js";
@@ -23,22 +24,32 @@ interface Host {
   engine: SyncEngine;
 }
 
-async function host(root: string, name: string): Promise<Host> {
+/**
+ * `index` stands between the engine and the host's database (to make writes fail); the folder always
+ * records into the real one.
+ */
+async function host(
+  root: string,
+  name: string,
+  index: (db: IndexDb) => SyncIndex = (db) => db,
+  log = memoryLogger(),
+): Promise<Host> {
   const path = join(root, name);
   await mkdir(path, { recursive: true });
   const db = IndexDb.open(path);
   const folder = new FakeFolder(path, db);
   const engine = new SyncEngine({
     dir: path,
-    db,
+    db: index(db),
     folder,
     digestOf: async (abs) =>
       createHash("sha256")
         .update(await readFile(abs))
         .digest("hex"),
-    log: memoryLogger(),
+    log,
     budgetBytes: 64 * 1024,
     compress: "on",
+    indexResyncMs: 100,
   });
   await engine.start();
   return { dir: path, db, folder, engine };
@@ -137,5 +148,44 @@ describe("SyncEngine over a linked pair of fake connections", async () => {
     await synced(A, B);
     await assert.rejects(stat(join(B.dir, "docs/a.txt")));
     assert.equal(await readFile(join(A.dir, "from-b.txt"), "utf8"), "B was here\n");
+  });
+});
+
+describe("SyncEngine when the index cannot store a peer's announcements", async () => {
+  const root = await mkdtemp(join(tmpdir(), "left-engine-full-"));
+  let failures = 2;
+  const log = memoryLogger();
+  /** SQLite's answer on a full disk, for the first `failures` INDEX messages. */
+  const full = (db: IndexDb): SyncIndex =>
+    Object.assign(Object.create(db) as IndexDb, {
+      putRemote(device: string, files: FileInfo[]) {
+        if (failures-- > 0)
+          throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+        return db.putRemote(device, files);
+      },
+    });
+  const A = await host(root, "A");
+  const B = await host(root, "B", full, log);
+  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
+  A.engine.attach(link.a);
+  B.engine.attach(link.b);
+  after(async () => {
+    await A.engine.close();
+    await B.engine.close();
+    A.db.close();
+    B.db.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("logs it, keeps running, and asks for the lost entries again until they are stored", async () => {
+    await edit(A, "one.txt", Buffer.from("first\n"));
+    await edit(A, "two.txt", Buffer.from("second\n"));
+    link.connect();
+    await synced(A, B);
+    assert.equal(failures, -1, "both failed INDEX messages were answered again");
+    const lines = log.records.filter((r) => r.event === "sync.index_write_failed");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!.message, /disk full \(SQLITE_FULL\); will ask again/);
+    assert.equal(await readFile(join(B.dir, "two.txt"), "utf8"), "second\n");
   });
 });

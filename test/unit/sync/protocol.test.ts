@@ -8,6 +8,7 @@ import {
   encodeRequest,
   encodeResponse,
   MAX_BLOCK_BYTES,
+  MAX_BLOCKS,
   MAX_INDEX_BATCH,
   type Message,
   MessageType,
@@ -149,6 +150,33 @@ describe("sync protocol codecs", () => {
     rejects(header, /4294967295 blocks/);
     header.writeUInt32BE(1_000_000, blockCountAt);
     rejects(header, /block list beyond message end/);
+  });
+
+  it("bounds the blocks of one INDEX message in all its entries together, and decodes the maximum", () => {
+    const blocksOf = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        offset: i * 4096,
+        size: 4096,
+        hash: (seed * 2 ** 32 + i).toString(16).padStart(16, "0"),
+      }));
+    const entry = (path: string, n: number, seed: number) =>
+      file(path, { [DEV_A]: 1 }, { size: n * 4096, blocks: blocksOf(n, seed) });
+    const half = MAX_BLOCKS / 2;
+    const full = [entry("a", half, 1), entry("b", half, 2)];
+    const started = performance.now();
+    const decoded = decodeOk(encodeIndex(full, true));
+    const ms = performance.now() - started;
+    assert.equal(decoded.type, MessageType.Index);
+    assert.deepEqual(decoded.files, full);
+    // Generous: the point is that a maximal message costs about a second, not a minute.
+    assert.ok(ms < 5000, `decoding ${MAX_BLOCKS} blocks took ${ms.toFixed(0)} ms`);
+    // One block more, in two entries that are each within the per-file limit: spliced by hand, because
+    // encodeIndex refuses to build it.
+    const a = encodeIndex([entry("a", half, 1)], true);
+    const b = encodeIndex([entry("b", half + 1, 2)], true);
+    const joined = Buffer.concat([Uint8Array.of(MessageType.Index, 1, 0, 2), a.subarray(4), b.subarray(4)]);
+    rejects(joined, /524289 blocks, limit 524288/);
+    assert.throws(() => encodeIndex([...full, entry("c", 1, 3)], true), RangeError, "a local bug");
   });
 
   it("rejects unknown types, versions, flags and out-of-range fields", () => {

@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import { type Status, StatusWriter } from "../../../src/sync/status.js";
 import { FakeClock } from "../../../src/util/clock.js";
 import { memoryLogger } from "../../../src/util/log.js";
+import { waitFor } from "../../helpers/procs.js";
 
 function status(needed: number): Status {
   return {
@@ -37,8 +38,13 @@ describe("StatusWriter", async () => {
     writer.start();
     needed = 2;
     clock.advance(500);
-    await settle();
-    assert.equal(JSON.parse(await readFile(path, "utf8")).files.needed, 2);
+    // The tick's write runs on the thread pool: under load it may take many event-loop turns.
+    await waitFor(
+      "the tick's write",
+      async () => JSON.parse(await readFile(path, "utf8")).files.needed === 2,
+      5000,
+      5,
+    );
     needed = 0;
     await writer.stop();
     assert.equal(JSON.parse(await readFile(path, "utf8")).inSync, true);
