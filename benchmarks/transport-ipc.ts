@@ -23,10 +23,14 @@ export type FromPeer =
   | { type: "sent"; startedAt: number; digest: string }
   /** Receiver: the whole stream has arrived (sent at once, before hashing, to stop the clock). */
   | { type: "received"; endedAt: number; bytes: number; duplicates: number; malformed: number }
-  /** Reply to "finish": the receiver's digest of what it got (null from senders), and transport stats. */
+  /**
+   * Reply to "finish": the receiver's digest of what it got (null from senders), the process's CPU time
+   * since "up" (user + system), and the transport's counters (UDP only).
+   */
   | {
       type: "done";
       digest: string | null;
+      cpuMs: number;
       endpoint: EndpointStats | null;
       connection: ConnectionStats | null;
     }

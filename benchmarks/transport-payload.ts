@@ -2,8 +2,9 @@
  * The bytes a transport benchmark moves, and how both ends agree on them.
  *
  * The stream is `size` bytes cycling through one pre-filled random buffer (at most 64 MiB, so 1 GiB
- * runs do not spend a second generating randomness). Over UDP it travels as bulk messages of 1 MiB,
- * each framed with its index since the bulk channel is unordered; over TCP as plain 64 KiB writes.
+ * runs do not spend seconds generating randomness). Over UDP it travels as bulk messages of 1 MiB,
+ * each framed with its index since the bulk channel is unordered (the sender builds them all before
+ * the clock starts, so it holds `size` bytes); over TCP as plain 64 KiB writes of the source.
  *
  * Its digest is SHA-256 over the XXH64 of every 1 MiB block, in stream order. The receiver hashes each
  * block as it arrives (≈0.1 ns/B), so it needs neither to keep the data nor to copy it into place:

@@ -55,6 +55,9 @@ interface PhaseResult {
   problems: string[];
   retransmitted: number;
   packetsSent: number;
+  /** CPU time (user + system) of each end; unlike throughput, barely affected by other load. */
+  senderCpuMs: number;
+  receiverCpuMs: number;
   relayStats: string | null;
 }
 
@@ -310,12 +313,19 @@ async function runPhase(transport: "udp" | "tcp", opts: BenchOptions, base: numb
         problems,
         retransmitted: senderDone.endpoint?.packetsRetransmitted ?? 0,
         packetsSent: senderDone.endpoint?.packetsSent ?? 0,
+        senderCpuMs: senderDone.cpuMs,
+        receiverCpuMs: receiverDone.cpuMs,
         relayStats,
       };
     } finally {
       killAll();
     }
   });
+}
+
+function cpuSummary(phase: PhaseResult, bytes: number): string {
+  const perByte = (ms: number) => `${ms.toFixed(0)} ms = ${((ms * 1e6) / bytes).toFixed(2)} ns/B`;
+  return `CPU: sender ${perByte(phase.senderCpuMs)}, receiver ${perByte(phase.receiverCpuMs)}`;
 }
 
 function round(x: number, digits: number): number {
@@ -374,10 +384,12 @@ async function main(): Promise<void> {
         `  sender: ${udp.packetsSent} packets sent, ${udp.retransmitted} retransmitted ` +
           `(${((100 * udp.retransmitted) / Math.max(1, udp.packetsSent)).toFixed(2)} %)`,
       );
+      console.log(`  ${cpuSummary(udp, opts.size)}`);
       if (udp.relayStats !== null) console.log(`  relay: ${udp.relayStats}`);
       console.log(
         `TCP baseline: ${tcp.seconds.toFixed(3)} s = ${tcpMBps.toFixed(1)} MB/s (${TCP_WRITE_BYTES} B writes)`,
       );
+      console.log(`  ${cpuSummary(tcp, opts.size)}`);
       for (const p of [...udp.problems, ...tcp.problems]) console.log(`PROBLEM: ${p}`);
       console.log(`ratio ${(MBps / tcpMBps).toFixed(3)}, ${line.ok ? "digests match" : "NOT OK"}`);
     }
