@@ -3,11 +3,14 @@
  * in the same run where they are installed.
  *
  *   npm run bench -- --size 1G [--encryption yes] [--json] [--cases first,delta-mid,delta-insert,resume]
- *                    [--only left|rsync|syncthing[,…]] [--cpu-prof DIR] [--quiet-max S] [--keep]
+ *                    [--only left|rsync|syncthing[,…]] [--cpu-prof DIR] [--quiet-max S] [--retries N]
+ *                    [--keep]
  *
  * Cases (see docs/BENCHMARKS.md, "Sync benchmark"): first copy of a random file, 1 MiB overwritten in
  * the middle, 100 bytes inserted at the start, and (LEFT only) a fresh file whose receiver is SIGKILLed
- * halfway and restarted. Tools run one after another, never side by side, on 2 cores.
+ * halfway and restarted. Tools run one after another, never side by side, on 2 cores. A tool whose case
+ * was disturbed by other processes (> 10 % of a core) runs its sequence again, up to --retries times
+ * (default 1), and the least disturbed result of each case is printed.
  *
  * Output: one JSON line per case (`{"case","tool","bytes","seconds","MBps","wireBytes","peakRssMB",
  * "ok",…}`), and unless --json a table with LEFT's ratios against the other tools. Exit code 0 when
@@ -41,6 +44,8 @@ interface Options {
   tools: Tool[];
   cpuProfDir: string | null;
   quietMaxS: number;
+  /** Extra runs of a tool's sequence while a case was contended. */
+  retries: number;
   keep: boolean;
   caseTimeoutMs: number;
   totalTimeoutMs: number;
@@ -73,6 +78,7 @@ function parseOptions(argv: string[]): Options {
       only: { type: "string" },
       "cpu-prof": { type: "string" },
       "quiet-max": { type: "string" },
+      retries: { type: "string", default: "1" },
       "case-timeout": { type: "string" },
       timeout: { type: "string" },
       keep: { type: "boolean", default: false },
@@ -92,10 +98,24 @@ function parseOptions(argv: string[]): Options {
     tools: listOf("only", values.only, TOOLS),
     cpuProfDir: values["cpu-prof"] === undefined ? null : resolve(values["cpu-prof"]),
     quietMaxS: seconds("quiet-max", values["quiet-max"], 10),
+    retries: Math.floor(seconds("retries", values.retries, 1)),
     keep: values.keep,
     caseTimeoutMs,
     totalTimeoutMs: seconds("timeout", values.timeout, 300 + (15 * caseTimeoutMs) / 1000) * 1000,
   };
+}
+
+/** Other people's processes used more than 10 % of a core during the case. */
+function contended(r: CaseResult): boolean {
+  return r.seconds !== null && r.foreignCpuSec > 0.1 * r.seconds;
+}
+
+/** Whether `r` should replace `kept`: ok beats not ok, then less foreign CPU per second of the case. */
+function better(r: CaseResult, kept: CaseResult | undefined): boolean {
+  if (kept === undefined) return true;
+  if (r.ok !== kept.ok) return r.ok;
+  const load = (x: CaseResult) => x.foreignCpuSec / Math.max(0.001, x.seconds ?? 0);
+  return load(r) < load(kept);
 }
 
 async function installed(command: string): Promise<boolean> {
@@ -143,10 +163,6 @@ async function main(): Promise<number> {
   };
 
   const results: CaseResult[] = [];
-  const emit = (r: CaseResult) => {
-    results.push(r);
-    console.log(JSON.stringify(r));
-  };
   let failed = false;
   try {
     const w = await makeWorkload(root, opts.size);
@@ -158,17 +174,30 @@ async function main(): Promise<number> {
       const cases = tool === "left" ? opts.cases : opts.cases.filter((c) => c !== "resume");
       if (cases.length === 0) continue;
       const work = join(root, tool);
-      await mkdir(work, { recursive: true });
-      try {
-        await runners[tool](w, cases, { ...base, work }, emit);
-      } catch (err) {
-        failed = true;
-        console.log(
-          JSON.stringify({ tool, ok: false, error: err instanceof Error ? err.message : String(err) }),
-        );
+      // Other people's work on this shared machine distorts a case: run the tool's whole sequence again
+      // (fresh daemons and folders) and keep, per case, the attempt least disturbed.
+      const kept = new Map<string, CaseResult>();
+      for (let attempt = 0; attempt <= opts.retries; attempt++) {
+        await mkdir(work, { recursive: true });
+        try {
+          await runners[tool](w, cases, { ...base, work }, (r) => {
+            const key = `${r.case} ${r.tool}`;
+            if (better(r, kept.get(key))) kept.set(key, r);
+          });
+        } catch (err) {
+          failed = true;
+          console.log(
+            JSON.stringify({ tool, ok: false, error: err instanceof Error ? err.message : String(err) }),
+          );
+        }
+        // Each tool's copies are gigabytes: free the disk and page cache before the next one.
+        if (!opts.keep) await rm(work, { recursive: true, force: true });
+        if (![...kept.values()].some(contended)) break;
       }
-      // Each tool's copies are gigabytes: free the disk and page cache before the next one.
-      if (!opts.keep) await rm(work, { recursive: true, force: true });
+      for (const r of kept.values()) {
+        results.push(r);
+        console.log(JSON.stringify(r));
+      }
     }
   } finally {
     failed ||= results.some((r) => !r.ok);
