@@ -13,15 +13,18 @@ import { chunkParams } from "../pipeline/types.js";
 import { LocalFolder } from "../scanner/local-folder.js";
 import { SyncEngine } from "../sync/engine.js";
 import { STATE_DIR } from "../sync/paths.js";
-import { STATUS_FILE, type Status, StatusWriter } from "../sync/status.js";
+import { STATUS_FILE, StatusWriter } from "../sync/status.js";
 import { Endpoint } from "../transport/endpoint.js";
 import { defaultPacketSize } from "../transport/packet-size.js";
 import { plaintextSecurity } from "../transport/plaintext.js";
 import { systemClock } from "../util/clock.js";
-import { createLogger, type Logger } from "../util/log.js";
+import { createLogger } from "../util/log.js";
 import { ExitCode, type RunOptions } from "./args.js";
-import { lockShare } from "./lock.js";
+import { type Lock, lockShare } from "./lock.js";
+import { DaemonMonitor } from "./monitor.js";
+import { type ProblemLog, problemLog } from "./problems.js";
 import { Progress } from "./progress.js";
+import { bindProblem, shareProblem } from "./startup-errors.js";
 
 const MiB = 1024 * 1024;
 /** Default in-flight bytes per connection when --window is not given (≈ 262 loopback packets). */
@@ -49,28 +52,16 @@ function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** Live local entries, recounted only when the local index changed. */
-function liveCounter(db: IndexDb): () => number {
-  let seenSequence = -1;
-  let count = 0;
-  return () => {
-    const seq = db.localSequence();
-    if (seq !== seenSequence) {
-      count = db.livePaths().length;
-      seenSequence = seq;
-    }
-    return count;
-  };
-}
-
 export async function runDaemon(o: RunOptions): Promise<number> {
   // On a terminal a progress line replaces the stream of status; logs are printed above it.
   const progress = process.stderr.isTTY && o.logFormat === "text" ? new Progress(process.stderr) : null;
-  const log = createLogger({
-    format: o.logFormat,
-    level: o.logLevel,
-    ...(progress && { write: (line: string) => progress.log(line) }),
-  });
+  const log = problemLog(
+    createLogger({
+      format: o.logFormat,
+      level: o.logLevel,
+      ...(progress && { write: (line: string) => progress.log(line) }),
+    }),
+  );
   try {
     return await run(o, log, progress);
   } finally {
@@ -78,11 +69,21 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   }
 }
 
-async function run(o: RunOptions, log: Logger, progress: Progress | null): Promise<number> {
-  await mkdir(join(o.dir, STATE_DIR), { recursive: true });
-  const lock = await lockShare(o.dir);
+async function run(o: RunOptions, log: ProblemLog, progress: Progress | null): Promise<number> {
+  let lock: Lock;
+  try {
+    await mkdir(join(o.dir, STATE_DIR), { recursive: true });
+    lock = await lockShare(o.dir);
+  } catch (err) {
+    log.log("error", "share.unusable", shareProblem(o.dir, err));
+    return ExitCode.Failure;
+  }
   if ("heldBy" in lock) {
-    log.log("error", "left.already_running", `another left (pid ${lock.heldBy}) is running on ${o.dir}`);
+    log.log(
+      "error",
+      "left.already_running",
+      `another left (pid ${lock.heldBy}) is already running on ${o.dir}: stop it first, or see \`left status --dir ${o.dir}\``,
+    );
     return ExitCode.Failure;
   }
   try {
@@ -92,12 +93,16 @@ async function run(o: RunOptions, log: Logger, progress: Progress | null): Promi
   }
 }
 
-async function serve(o: RunOptions, log: Logger, progress: Progress | null): Promise<number> {
+async function serve(o: RunOptions, log: ProblemLog, progress: Progress | null): Promise<number> {
   let db: IndexDb;
   try {
     db = IndexDb.open(o.dir);
   } catch (err) {
-    log.log("error", "index.open_failed", "cannot open the index", { dir: o.dir, error: String(err) });
+    log.log(
+      "error",
+      "index.open_failed",
+      `cannot open the index in ${join(o.dir, STATE_DIR)}: ${err instanceof Error ? err.message : String(err)}`,
+    );
     return ExitCode.Failure;
   }
   const security = o.key ? pskSecurity(await deriveMasterKey(o.key.passphrase), o.crypto) : plaintextSecurity;
@@ -130,7 +135,7 @@ async function serve(o: RunOptions, log: Logger, progress: Progress | null): Pro
       log,
     });
   } catch (err) {
-    log.log("error", "endpoint.open_failed", `cannot listen on ${o.bind}:${o.port}`, { error: String(err) });
+    log.log("error", "endpoint.open_failed", bindProblem(o.bind, o.port, err));
     await engine.close();
     await folder.close();
     await pool.close();
@@ -140,26 +145,16 @@ async function serve(o: RunOptions, log: Logger, progress: Progress | null): Pro
   engine.attach(endpoint);
   folder.start();
 
-  const liveEntries = liveCounter(db);
-  const snapshot = (): Status => {
-    const s = engine.status();
-    const wire = endpoint.stats();
-    return {
-      peers: o.peers.map((p) => {
-        const address = `${p.host}:${p.port}`;
-        const deviceId = s.connected.get(address);
-        return { address, connected: deviceId !== undefined, deviceId: deviceId ?? null };
-      }),
-      wire: { bytesSent: wire.bytesSent, bytesReceived: wire.bytesReceived },
-      files: { local: liveEntries(), needed: s.needed },
-      inSync: s.inSync,
-      deviceId: db.deviceId,
-      pid: process.pid,
-      updatedAt: new Date().toISOString(),
-    };
-  };
-  const publish = (): Status => {
-    const s = snapshot();
+  const monitor = new DaemonMonitor({
+    peers: o.peers,
+    engine,
+    endpoint,
+    db,
+    problems: () => log.recent(),
+    log,
+  });
+  const publish = () => {
+    const s = monitor.snapshot();
     progress?.update(s);
     return s;
   };

@@ -1,0 +1,42 @@
+/**
+ * Keeps the last few warnings and errors a daemon logged, for status.json and `left status`: a user who
+ * asks why nothing syncs should not have to find the daemon's terminal or log file first.
+ */
+import type { Logger, LogLevel } from "../util/log.js";
+
+export interface LoggedProblem {
+  /** ISO 8601. */
+  time: string;
+  level: "warn" | "error";
+  event: string;
+  message: string;
+}
+
+export interface ProblemLog extends Logger {
+  /** Oldest first. */
+  recent(): LoggedProblem[];
+}
+
+function isProblem(level: LogLevel): level is LoggedProblem["level"] {
+  return level === "warn" || level === "error";
+}
+
+/** A logger that forwards everything to `inner` and remembers the last `keep` warnings and errors. */
+export function problemLog(inner: Logger, keep = 5): ProblemLog {
+  const kept: LoggedProblem[] = [];
+  return {
+    log(level, event, message, fields) {
+      inner.log(level, event, message, fields);
+      if (!isProblem(level)) return;
+      const detail = fields?.error ?? fields?.path;
+      kept.push({
+        time: new Date().toISOString(),
+        level,
+        event,
+        message: detail === undefined || detail === null ? message : `${message}: ${detail}`,
+      });
+      if (kept.length > keep) kept.shift();
+    },
+    recent: () => [...kept],
+  };
+}
