@@ -109,24 +109,43 @@ function parsePeers(value: string): PeerAddress[] {
 
 const EXAMPLES = `
 Examples:
-  # Three hosts on one machine, each seeing the two others:
+  # Two hosts keeping ~/share identical (run the mirror image on 192.0.2.11):
+  left --dir ~/share --ip 192.0.2.11
+
+  # Three peers on one machine (loopback addresses), each naming the two others:
   left --dir /srv/a --bind 127.0.0.2 --ip 127.0.0.3,127.0.0.4
   left --dir /srv/b --bind 127.0.0.3 --ip 127.0.0.2,127.0.0.4
   left --dir /srv/c --bind 127.0.0.4 --ip 127.0.0.2,127.0.0.3
 
-  # Encrypted, key from a file, a peer on another port:
-  left --dir ~/share --encryption yes --key-file ~/.left-key --ip 10.0.0.7:22002
+  # Encrypted (every peer needs the same key and --encryption yes), a peer on another port:
+  left --dir ~/share --encryption yes --key-file ~/.left-key --ip 192.0.2.11:22002
 
   # What is this host doing?
   left status --dir ~/share
+
+Output:
+  On a terminal: a live summary line and one bar per file being downloaded, log lines above.
+  Otherwise (or with --log-format json): one log line per event: peer up/down, file synced,
+  conflict, warning, error.
 
 Environment:
   LEFT_KEY   pre-shared key (used when neither --key nor --key-file is given)
 
 Exit codes:
-  0  clean shutdown (SIGINT/SIGTERM), or help/status printed
-  1  runtime failure (port in use, unreadable share or index, no status file)
+  0  clean shutdown (SIGINT/SIGTERM: current writes finish first), or help printed
+  1  runtime failure (port in use, unusable --dir, index cannot be opened, another left on --dir)
   2  invalid command line (unknown flag, bad value, encryption without a key)
+`;
+
+const STATUS_EXAMPLES = `
+Examples:
+  left status --dir ~/share          # peers, what is pending, throughput, downloads, recent problems
+  left status --dir ~/share --json   # the raw status.json, for scripts (e.g. | jq .inSync)
+
+Exit codes:
+  0  the daemon is running (status printed)
+  1  no daemon is running on this folder (its last status is printed), or no readable status file
+  2  invalid command line
 `;
 
 interface RawRunOptions {
@@ -147,6 +166,11 @@ interface RawRunOptions {
 }
 
 class UsageError extends Error {}
+
+/** Appended to every usage error, so that the one line it prints also says where to look. */
+function helpHint(command: string): string {
+  return ` (see \`${command} --help\`)`;
+}
 
 /** The flag a key problem is about, where its message does not already name it. */
 const KEY_ERROR_FLAG: Partial<Record<KeyErrorCode, string>> = {
@@ -182,29 +206,41 @@ function buildProgram(io: CliIo, onCommand: (c: CliCommand) => void): Command {
     .description("LEFT: keeps a folder identical on several hosts, peer to peer, over its own UDP protocol.")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (text, write) => write(`${text.trimEnd()}${helpHint("left")}\n`),
+    })
     // Not commander's requiredOption: those would also be demanded from `left status`.
     .enablePositionalOptions()
-    .option("--dir <folder>", "share folder (created if missing; LEFT keeps its state in <folder>/.left)")
+    .option(
+      "--dir <folder>",
+      "share folder to keep in sync (required; created if missing; LEFT keeps its state in <folder>/.left)",
+    )
     .addOption(
-      new Option("--bind <ip>", "local IPv4 address to bind").default("0.0.0.0").argParser(parseIPv4),
+      new Option("--bind <ip>", "local IPv4 address to listen on").default("0.0.0.0").argParser(parseIPv4),
     )
     .addOption(
       new Option("--port <n>", `UDP port, ${MIN_PORT}-${MAX_PORT}`)
         .default(DEFAULT_PORT)
         .argParser(parsePort),
     )
-    .addOption(new Option("--ip <peer>[,<peer>...]", "peers: ip (our port) or ip:port").argParser(parsePeers))
+    .addOption(
+      new Option(
+        "--ip <peer>[,<peer>...]",
+        "peers, comma-separated (required): ip (on our --port) or ip:port",
+      ).argParser(parsePeers),
+    )
     .addOption(
       new Option(
         "--encryption <yes|no>",
-        "encrypt and authenticate with a pre-shared key (default: yes if a key is given)",
+        "yes: encrypt and authenticate with the pre-shared key (every peer must); no: plaintext (default: yes if a key is given)",
       ).choices(["yes", "no"]),
     )
     .option("--key <passphrase>", "pre-shared key (visible in ps: prefer --key-file or LEFT_KEY)")
     .option("--key-file <path>", "file holding the pre-shared key")
     .addOption(
-      new Option("--window <packets>", "max packets in flight per peer").argParser(
+      new Option("--window <packets>", "max packets in flight per peer (default: 8 MiB worth)").argParser(
         integerIn(1, MAX_WINDOW, "window"),
       ),
     )
@@ -214,18 +250,28 @@ function buildProgram(io: CliIo, onCommand: (c: CliCommand) => void): Command {
         .argParser(bytesIn(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)),
     )
     .addOption(
-      new Option("--packet-size <bytes>", "UDP payload size (default: suits the bind address)").argParser(
-        bytesIn(MIN_PACKET_SIZE, MAX_DATAGRAM),
-      ),
+      new Option(
+        "--packet-size <bytes>",
+        "UDP payload size (default: 32000 when the first peer is 127.x, else 1400)",
+      ).argParser(bytesIn(MIN_PACKET_SIZE, MAX_DATAGRAM)),
     )
     .addOption(
-      new Option("--crypto <backend>", "AEAD implementation").choices(AEAD_BACKENDS).default("native"),
+      new Option("--crypto <backend>", "AEAD implementation: native (node:crypto, fast) or noble (pure JS)")
+        .choices(AEAD_BACKENDS)
+        .default("native"),
     )
     .addOption(
-      new Option("--compress <mode>", "compress block data").choices(["auto", "on", "off"]).default("auto"),
+      new Option(
+        "--compress <mode>",
+        "compress block data: auto (only on links slower than ~300 MB/s, never to 127.x), on, off",
+      )
+        .choices(["auto", "on", "off"])
+        .default("auto"),
     )
     .addOption(
-      new Option("--log-format <format>", "log line format").choices(["text", "json"]).default("text"),
+      new Option("--log-format <format>", "log lines: text, or json (one object per line)")
+        .choices(["text", "json"])
+        .default("text"),
     )
     .addOption(
       new Option("--log-level <level>", "least severe level logged")
@@ -237,9 +283,17 @@ function buildProgram(io: CliIo, onCommand: (c: CliCommand) => void): Command {
 
   program
     .command("status")
-    .description("print the state of the LEFT instance running on a share folder")
-    .requiredOption("--dir <folder>", "share folder")
-    .option("--json", "print the raw status.json")
+    .description(
+      "print the state of the LEFT daemon running on a share folder (from <folder>/.left/status.json)",
+    )
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (text, write) => write(`${text.trimEnd()}${helpHint("left status")}\n`),
+    })
+    .requiredOption("--dir <folder>", "share folder the daemon runs on")
+    .option("--json", "print the raw status.json (for scripts)")
+    .addHelpText("after", STATUS_EXAMPLES)
     .action((raw: { dir: string; json?: boolean }) =>
       onCommand({ kind: "status", dir: resolve(raw.dir), json: raw.json === true }),
     );
@@ -252,11 +306,16 @@ export function parseCli(argv: readonly string[], io: CliIo): CliCommand {
   const program = buildProgram(io, (c) => {
     command = c;
   });
+  // A bare `left` is someone finding out what it is: the whole help answers that better than an error.
+  if (argv.length === 0) {
+    io.err(program.helpInformation());
+    return { kind: "exit", code: ExitCode.Usage };
+  }
   try {
     program.parse(argv, { from: "user" });
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`error: ${err.message}\n`);
+      io.err(`error: ${err.message}${helpHint("left")}\n`);
       return { kind: "exit", code: ExitCode.Usage };
     }
     if (err instanceof CommanderError) {

@@ -8,7 +8,8 @@ import { STATE_DIR } from "../sync/paths.js";
 
 export type Lock = { release(): Promise<void> } | { heldBy: number };
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (on this host). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -28,7 +29,8 @@ export async function lockShare(dir: string): Promise<Lock> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const pid = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) return { heldBy: pid };
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
+      return { heldBy: pid };
     // Stale: whoever wrote it is gone. Remove it and compete for the lock again.
     await unlink(path).catch(() => undefined);
   }
