@@ -47,6 +47,17 @@ export const TMP_DIR = ".left/tmp";
 /** Marks per index transaction at most: one transaction per batch keeps SQLite off the hot path. */
 const MARK_BATCH = 256;
 
+/**
+ * Writes all of `data` at `position`. A write that fills the disk can be short rather than fail; the
+ * next one then fails with ENOSPC. A block is only recorded as done once all of it is written.
+ */
+async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < data.byteLength; ) {
+    const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
+
 /** Collects done block indices and writes them to the index in batches. */
 class DoneMarks {
   private batch: number[] = [];
@@ -353,7 +364,7 @@ export class Assembler {
             failure ??= got;
             return;
           }
-          await fh.write(got, 0, block.size, block.offset);
+          await writeAll(fh, got, block.offset);
           space.written(block.size);
           marks.add(i);
         })
