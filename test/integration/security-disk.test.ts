@@ -36,6 +36,20 @@ function unmount(dir: string): void {
   execFileSync("umount", ["-l", dir], { stdio: "ignore" });
 }
 
+/** waitFor, failing with the daemons' state and last log lines. */
+async function waitOn(
+  procs: LeftProcess[],
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await waitFor(what, check, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n  ${procs.map((p) => p.describe(20)).join("\n  ")}`);
+  }
+}
+
 async function freeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
@@ -94,12 +108,13 @@ describe("security: disk full and read-only shares", { timeout: 180_000 }, () =>
     await writeRandomFile(join(disk, "filler"), 12 * MiB);
     X.start();
     Y.start();
-    await waitFor(
+    await waitOn(
+      [X, Y],
       "the refusal",
       () => lines(Y, /not enough free disk space: 25165824 bytes to write/).length > 0,
       20_000,
     );
-    await waitFor("small.txt, which fits", async () => (await tree(Y.dir)).has("small.txt"), 10_000);
+    await waitOn([X, Y], "small.txt, which fits", async () => (await tree(Y.dir)).has("small.txt"), 10_000);
     const seen = await tree(Y.dir);
     assert.equal(seen.has("big.bin"), false, "no partial file in the share");
     assert.ok(Y.running, Y.describe());
@@ -134,10 +149,11 @@ describe("security: disk full and read-only shares", { timeout: 180_000 }, () =>
       });
     });
     Y.start();
-    await waitFor("Y's status", async () => (await Y.status()) !== null, 10_000);
+    await waitOn([X, Y], "Y's status", async () => (await Y.status()) !== null, 10_000);
     X.start();
     await filled;
-    await waitFor(
+    await waitOn(
+      [X, Y],
       "the write failure",
       () => lines(Y, /cannot write the download: disk full \(ENOSPC\); will retry/).length > 0,
       20_000,
@@ -169,8 +185,13 @@ describe("security: disk full and read-only shares", { timeout: 180_000 }, () =>
     Y.start();
     const why =
       /cannot (pull|mkdir) yet: (read-only file system \(EROFS\)|the target is on another mount.*\(EXDEV\)); will retry/;
-    await waitFor("the failures logged", () => lines(Y, why).length >= 3, 20_000);
-    await waitFor("the writable part synced", async () => (await tree(Y.dir)).has("writable.txt"), 10_000);
+    await waitOn([X, Y], "the failures logged", () => lines(Y, why).length >= 3, 20_000);
+    await waitOn(
+      [X, Y],
+      "the writable part synced",
+      async () => (await tree(Y.dir)).has("writable.txt"),
+      10_000,
+    );
     const seen = await tree(Y.dir);
     assert.deepEqual(
       [...seen.keys()].filter((p) => p.startsWith("ro/")),
