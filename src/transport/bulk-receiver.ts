@@ -1,8 +1,10 @@
 /**
  * Receive side of the bulk channel: collects the fragments of each message in any order and delivers a
  * message exactly once, when its last missing byte arrives. A message carried by a single frame is
- * delivered as a view of the datagram, without a copy.
+ * delivered as a view of the datagram, without a copy; larger ones are reassembled into a buffer from
+ * the pool (bulk-pool.ts), which the application may give back once it is done with the message.
  */
+import { type BufferPool, bulkBuffers } from "./bulk-pool.js";
 import { BULK_MESSAGE_CHARGE, BULK_WINDOW, CREDIT_UPDATE_FRACTION } from "./flow-control.js";
 import { RangeSet } from "./range-set.js";
 
@@ -22,7 +24,10 @@ export class BulkReceiver {
   private released = 0;
   private announced = BULK_WINDOW;
 
-  constructor(private readonly deliver: (msg: Uint8Array) => void) {}
+  constructor(
+    private readonly deliver: (msg: Uint8Array) => void,
+    private readonly pool: BufferPool = bulkBuffers,
+  ) {}
 
   /** Cheap validation before a packet is applied: credit and consistency with what we hold. */
   check(id: number, total: number): BulkVerdict {
@@ -42,8 +47,9 @@ export class BulkReceiver {
         this.complete(id, total, data);
         return "ok";
       }
-      // Uninitialised memory is safe: the buffer is handed out only once every byte was written.
-      m = new BulkInbound(Buffer.allocUnsafe(total));
+      // Uninitialised (or previously used) memory is safe: the message is handed out only once every
+      // byte of it was written.
+      m = new BulkInbound(this.pool.acquire(total));
       this.partial.set(id, m);
     } else if (m.data.length !== total) {
       return "violation";
@@ -66,6 +72,12 @@ export class BulkReceiver {
 
   get limit(): number {
     return this.announced;
+  }
+
+  /** The connection is over: buffers of messages never completed go back to the pool. */
+  dispose(): void {
+    for (const m of this.partial.values()) this.pool.release(m.data);
+    this.partial.clear();
   }
 
   /** Messages partially received (diagnostics and tests). */

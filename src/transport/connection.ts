@@ -541,6 +541,7 @@ export class ConnectionImpl implements Connection, LossListener {
       this.buildAndSend(now, false, false);
     }
     this.state = "closed";
+    this.bulkIn.dispose();
     this.host.closed(this, reason);
   }
 }
