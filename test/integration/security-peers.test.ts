@@ -37,11 +37,15 @@ const C_HOST = "127.0.3.4";
 const PEER_HOST = "127.0.3.5";
 const STRANGER_HOST = "127.0.3.6";
 
-/** The datagram an honest peer sends first: an INIT with a fresh identity, without a key. */
+/**
+ * The datagram an honest peer sends first: an INIT without a key. Its device and session ids are all
+ * zeros, the lowest possible: when both sides dial, the lower one stays initiator and the daemon (which
+ * dials its configured peer too) answers, as the simultaneous-open rule says (PROTOCOL.md).
+ */
 function initPacket(connectionId: number): Uint8Array {
   return encodeHandshake(PacketType.Init, 0, 0, {
-    deviceId: randomBytes(16),
-    sessionId: randomBytes(SESSION_ID_SIZE),
+    deviceId: new Uint8Array(16),
+    sessionId: new Uint8Array(SESSION_ID_SIZE),
     nonce: randomBytes(NONCE_SIZE),
     connectionId,
     capabilities: 0,
