@@ -34,3 +34,21 @@ export function fitMiddle(text: string, width: number): string {
   const tail = Math.ceil((width - 1) / 2);
   return `${text.slice(0, width - 1 - tail)}…${text.slice(text.length - tail)}`;
 }
+
+/**
+ * Breaks each line of `text` into pieces of at most `width` characters, continuations indented. For
+ * output above live progress bars: the bars switch the terminal's own wrapping off while they run, so an
+ * unbroken long line would be cut off.
+ */
+export function wrapToWidth(text: string, width: number): string {
+  const indent = "    ";
+  if (width <= indent.length * 4) return text;
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    out.push(line.slice(0, width));
+    for (let i = width; i < line.length; i += width - indent.length) {
+      out.push(indent + line.slice(i, i + width - indent.length));
+    }
+  }
+  return out.join("\n");
+}

@@ -28,12 +28,13 @@ export function problemLog(inner: Logger, keep = 5): ProblemLog {
     log(level, event, message, fields) {
       inner.log(level, event, message, fields);
       if (!isProblem(level)) return;
-      const detail = fields?.error ?? fields?.path;
+      const path = fields?.path;
+      const error = fields?.error;
       kept.push({
         time: new Date().toISOString(),
         level,
         event,
-        message: detail === undefined || detail === null ? message : `${message}: ${detail}`,
+        message: `${message}${path == null ? "" : `: ${path}`}${error == null ? "" : ` (${error})`}`,
       });
       if (kept.length > keep) kept.shift();
     },

@@ -4,7 +4,7 @@
  * Used only when stderr is a TTY and logs are text; otherwise the daemon writes log lines only.
  */
 import cliProgress from "cli-progress";
-import { fitMiddle, formatBytes, formatDuration, formatRate } from "./format.js";
+import { fitMiddle, formatBytes, formatDuration, formatRate, wrapToWidth } from "./format.js";
 import type { DaemonStatus } from "./monitor.js";
 import type { Transfer } from "./transfers.js";
 
@@ -58,7 +58,7 @@ export class Progress {
   /** By path, in the order they are shown. */
   private readonly files = new Map<string, cliProgress.SingleBar>();
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(private readonly stream: NodeJS.WriteStream) {
     this.bars = new cliProgress.MultiBar({
       stream,
       format: printLine,
@@ -72,7 +72,7 @@ export class Progress {
 
   /** Prints a log line above the bars. */
   log(line: string): void {
-    this.bars.log(`${line}\n`);
+    this.bars.log(`${wrapToWidth(line, this.stream.columns - 1)}\n`);
   }
 
   update(s: DaemonStatus): void {

@@ -14,10 +14,12 @@ export class RateMeter {
   /** Records the counter's value at `atMs` (a monotonic clock) and returns the rate per second. */
   sample(value: number, atMs: number): number {
     const elapsed = atMs - this.lastAt;
+    // A reading that is not later than the last one carries no rate; keep the last as the reference.
+    if (elapsed <= 0) return this.smoothed;
     const delta = value - this.lastValue;
     this.lastAt = atMs;
     this.lastValue = value;
-    if (!(elapsed > 0)) return this.smoothed;
+    if (Number.isNaN(elapsed)) return this.smoothed;
     const instant = Math.max(0, (delta * 1000) / elapsed);
     if (this.seeded) {
       this.smoothed += (instant - this.smoothed) * (1 - 0.5 ** (elapsed / this.halfLifeMs));

@@ -44,7 +44,13 @@ export class TransferWatch {
       let done = 0;
       for (const i of partial.done) done += t.blockSizes[i] ?? 0;
       const bytesPerSec = t.meter.sample(done, nowMs);
-      out.push({ path: p.path, size: t.size, done, bytesPerSec, etaSec: eta(t.size - done, bytesPerSec) });
+      out.push({
+        path: p.path,
+        size: t.size,
+        done,
+        bytesPerSec: Math.round(bytesPerSec),
+        etaSec: eta(t.size - done, bytesPerSec),
+      });
     }
     for (const key of this.tracked.keys()) if (!seen.has(key)) this.tracked.delete(key);
     return out.sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1));

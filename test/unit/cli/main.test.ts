@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { Status } from "../../../src/sync/status.js";
-import { LEFT_CLI } from "../../helpers/procs.js";
+import { freePort, LEFT_CLI } from "../../helpers/procs.js";
+import { daemonStatus } from "./status-fixture.js";
 
 function left(...args: string[]) {
   const env = { ...process.env };
   delete env.LEFT_KEY;
-  const r = spawnSync(process.execPath, [LEFT_CLI, ...args], { encoding: "utf8", env });
+  const r = spawnSync(process.execPath, [LEFT_CLI, ...args], { encoding: "utf8", env, timeout: 30_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -18,43 +19,73 @@ describe("left (the executable)", async () => {
   const root = await mkdtemp(join(tmpdir(), "left-main-"));
   after(() => rm(root, { recursive: true, force: true }));
 
-  it("prints help (exit 0) and reports usage errors on one line (exit 2)", () => {
+  it("prints help with examples and exit codes (exit 0); a bare `left` prints it too (exit 2)", () => {
     const help = left("--help");
     assert.equal(help.code, 0);
-    assert.match(help.out, /Exit codes:/);
+    assert.match(help.out, /Examples:\n {2}# Two hosts/);
+    assert.match(help.out, /Exit codes:\n {2}0 /);
+    const statusHelp = left("status", "--help");
+    assert.equal(statusHelp.code, 0);
+    assert.match(statusHelp.out, /left status --dir ~\/share --json/);
+    assert.match(statusHelp.out, /Exit codes:/);
+    const bare = left();
+    assert.equal(bare.code, 2);
+    assert.match(bare.err, /Usage: left \[options\]/);
+  });
+
+  it("reports usage errors on one line naming the flag and where to read more (exit 2)", () => {
     const bad = left("--dir", root, "--ip", "127.0.0.3", "--port", "80");
     assert.equal(bad.code, 2);
     assert.equal(bad.err.trim().split("\n").length, 1);
-    assert.match(bad.err, /--port/);
+    assert.match(bad.err, /--port.*\(see `left --help`\)$/m);
     const noKey = left("--dir", root, "--ip", "127.0.0.3", "--encryption", "yes");
     assert.equal(noKey.code, 2);
-    assert.match(noKey.err, /--encryption yes/);
+    assert.match(noKey.err, /--encryption yes.*use --key-file, LEFT_KEY or --key/);
+    const statusWithoutDir = left("status");
+    assert.equal(statusWithoutDir.code, 2);
+    assert.match(statusWithoutDir.err, /--dir.*\(see `left status --help`\)/);
   });
 
-  it("`left status` prints the daemon's status file, raw or summarized, and fails without one", async () => {
+  it("a --dir that is a file, or a port in use, fails at start (exit 1) naming the flag", async () => {
+    const aFile = join(root, "a-file");
+    await writeFile(aFile, "not a folder");
+    const notDir = left("--dir", aFile, "--ip", "127.0.0.3", "--bind", "127.0.0.2", "--log-format", "json");
+    assert.equal(notDir.code, 1);
+    assert.match(notDir.err, /"event":"share\.unusable".*--dir .*a-file: a file is in the way/);
+
+    const port = await freePort(["127.0.0.2"]);
+    const squatter = createSocket("udp4");
+    await new Promise<void>((resolve) => squatter.bind(port, "127.0.0.2", resolve));
+    try {
+      const inUse = left(
+        "--dir",
+        join(root, "share"),
+        "--ip",
+        "127.0.0.3",
+        "--bind",
+        "127.0.0.2",
+        "--port",
+        String(port),
+      );
+      assert.equal(inUse.code, 1);
+      assert.match(inUse.err, new RegExp(`--port ${port}: already in use on 127\\.0\\.0\\.2`));
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it("`left status` prints a running daemon's state (exit 0), and says what to do without one (exit 1)", async () => {
     const missing = left("status", "--dir", join(root, "nothing"));
     assert.equal(missing.code, 1);
-    assert.match(missing.err, /is left running/);
-    const status: Status = {
-      peers: [{ address: "127.0.0.3:22001", connected: true, deviceId: "ab".repeat(16) }],
-      wire: { bytesSent: 1_500_000, bytesReceived: 2_500_000 },
-      files: { local: 12, needed: 3 },
-      inSync: false,
-      deviceId: "cd".repeat(16),
-      pid: 4242,
-      updatedAt: new Date().toISOString(),
-    };
+    assert.match(missing.err, /no LEFT daemon has run on/);
+    // The status of a daemon that is "this test process", so that it counts as running.
+    const status = daemonStatus({ pid: process.pid });
     await mkdir(join(root, "share/.left"), { recursive: true });
     await writeFile(join(root, "share/.left/status.json"), JSON.stringify(status));
-    const json = left("status", "--dir", join(root, "share"), "--json");
-    assert.equal(json.code, 0);
-    assert.deepEqual(JSON.parse(json.out), status);
     const text = left("status", "--dir", join(root, "share"));
-    assert.equal(text.code, 0);
-    assert.match(text.out, /in sync: {2}no/);
-    assert.match(text.out, /12 local, 3 needed/);
-    assert.match(text.out, /127\.0\.0\.3:22001 connected/);
-    await writeFile(join(root, "share/.left/status.json"), "{not json");
-    assert.equal(left("status", "--dir", join(root, "share")).code, 1);
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /state {6}syncing: 3 entries to fetch or apply/);
+    const json = left("status", "--dir", join(root, "share"), "--json");
+    assert.deepEqual(JSON.parse(json.out), status);
   });
 });
