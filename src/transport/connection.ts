@@ -10,7 +10,6 @@ import {
   decodeFrames,
   type Frame,
   FrameType,
-  frameSize,
   MAX_BULK_MESSAGE,
   writeAckFrame,
   writeBulkHeader,
@@ -22,6 +21,7 @@ import { AckTracker } from "./ack-tracker.js";
 import { BulkReceiver } from "./bulk-receiver.js";
 import { type BulkOutbound, type BulkPick, BulkSender } from "./bulk-sender.js";
 import { CongestionController } from "./congestion.js";
+import { DatagramRing } from "./datagram-ring.js";
 import { DeliveryRateSampler } from "./delivery-rate.js";
 import { LossDetector, type LossListener } from "./loss-detector.js";
 import { Pacer } from "./pacer.js";
@@ -33,8 +33,6 @@ import type { Connection, ConnectionStats, HandshakeRole, PacketProtection } fro
 
 /** How long a receiver may hold an ACK for a lone in-order packet. */
 export const MAX_ACK_DELAY_MS = 1;
-/** Bytes reserved per packet for the header, ACK and control frames written before data frames. */
-const CONTROL_CAPACITY = 1024;
 /** Below this much room a data frame is not worth its header. */
 const MIN_DATA_ROOM = 64;
 /** Probe packets sent when a probe timeout fires (RFC 9002 §6.2.4). */
@@ -51,7 +49,13 @@ const ACK_ALLOWANCE_MS = 4;
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
+  /** Sends one datagram made of `parts`; the parts may be reused once the call returns. */
   sendDatagram(conn: ConnectionImpl, parts: readonly Uint8Array[]): void;
+  /**
+   * True while the socket holds datagrams it could not send at once (its kernel buffer was full): they
+   * still refer to our buffers, so no new packet may be built until they are gone.
+   */
+  socketBusy(): boolean;
   deliverMessage(conn: ConnectionImpl, msg: Uint8Array): void;
   deliverBulk(conn: ConnectionImpl, msg: Uint8Array): void;
   drain(conn: ConnectionImpl): void;
@@ -127,8 +131,10 @@ export class ConnectionImpl implements Connection, LossListener {
   private maxDataPending = false;
   private closeReason: string | null = null;
   private drainWanted = false;
-  /** Where sealed packets' payloads are gathered; sized once per connection. */
-  private readonly payloadScratch: Uint8Array;
+  /** Where packets are built: each datagram is gathered into one buffer, reused a few packets later. */
+  private readonly datagrams: DatagramRing;
+  /** The datagram's parts as handed to the host; valid only during the call. */
+  private readonly sendParts: Uint8Array[] = [];
   private readonly streamPick: StreamPick = { offset: 0, length: 0, headerSize: 0, retransmit: false };
   private readonly bulkPick: BulkPick = {
     message: null,
@@ -180,7 +186,7 @@ export class ConnectionImpl implements Connection, LossListener {
       params.initialRttMs,
     );
     this.pacer = new Pacer(PACING_BURST_MS, 2 * params.packetSize, now);
-    this.payloadScratch = new Uint8Array(params.packetSize);
+    this.datagrams = new DatagramRing(params.packetSize);
     this.streamIn = new StreamReceiver((msg) => this.host.deliverMessage(this, msg));
     this.bulkIn = new BulkReceiver((msg) => this.host.deliverBulk(this, msg));
     // The responder announces itself at once: its first packet is what confirms the initiator.
@@ -425,6 +431,7 @@ export class ConnectionImpl implements Connection, LossListener {
       }
     }
     if (!mayData && !control && !ackDue) return blockedUntil;
+    if (this.host.socketBusy()) return 0;
     this.buildAndSend(now, mayData, probing);
     if (probing) this.probes--;
     return 0;
@@ -432,74 +439,69 @@ export class ConnectionImpl implements Connection, LossListener {
 
   private buildAndSend(now: number, mayData: boolean, probing: boolean): void {
     const pn = this.loss.nextPn;
-    const ctrl = Buffer.allocUnsafe(CONTROL_CAPACITY);
-    writeHeader(ctrl, 0, { type: PacketType.Data, connectionId: this.remoteCid, packetNumber: pn });
-    const parts: Uint8Array[] = [];
-    let p = HEADER_SIZE;
-    let partStart = HEADER_SIZE;
-    let room = this.packetSize - HEADER_SIZE - this.protection.overhead;
+    const out = this.datagrams.take();
+    let p = writeHeader(out, 0, { type: PacketType.Data, connectionId: this.remoteCid, packetNumber: pn });
+    const end = this.packetSize - this.protection.overhead;
     let ackEliciting = false;
     let hasMaxData = false;
     let retransmit = false;
 
     if (this.acks.hasUnacked) {
       const ack = this.acks.buildFrame(now);
-      if (ack !== null) p = writeAckFrame(ctrl, p, ack);
+      if (ack !== null) p = writeAckFrame(out, p, ack);
     }
     if (this.maxDataPending) {
       this.maxDataPending = false;
       hasMaxData = true;
-      p = writeFrame(ctrl, p, {
+      p = writeFrame(out, p, {
         type: FrameType.MaxData,
         streamLimit: this.streamIn.limit,
         bulkLimit: this.bulkIn.limit,
       });
     }
     if (this.closeReason !== null) {
-      const close: Frame = { type: FrameType.Close, reason: this.closeReason };
-      if (p + frameSize(close) <= CONTROL_CAPACITY) p = writeFrame(ctrl, p, close);
+      p = writeFrame(out, p, { type: FrameType.Close, reason: this.closeReason });
       this.closeReason = null;
       ackEliciting = true;
     }
-    room -= p - HEADER_SIZE;
 
-    const frames: SentFrame[] = [];
+    let frames: SentFrame[] | null = null;
     if (mayData) {
-      while (room >= MIN_DATA_ROOM && CONTROL_CAPACITY - p >= MIN_DATA_ROOM) {
-        const stream = this.streamPick;
-        const bulk = this.bulkPick;
+      const stream = this.streamPick;
+      const bulk = this.bulkPick;
+      // One byte stays free for a PING.
+      while (end - 1 - p >= MIN_DATA_ROOM) {
+        const room = end - 1 - p;
+        let frame: SentFrame;
         if (this.streamOut.next(room, stream)) {
-          p = writeStreamHeader(ctrl, p, stream.offset, stream.length);
-          parts.push(ctrl.subarray(partStart, p));
-          this.streamOut.appendSlices(stream.offset, stream.length, parts);
-          partStart = p;
-          room -= stream.headerSize + stream.length;
+          p = writeStreamHeader(out, p, stream.offset, stream.length);
+          this.streamOut.copy(stream.offset, stream.length, out, p);
+          p += stream.length;
           retransmit ||= stream.retransmit;
-          frames.push(new SentFrame(null, stream.offset, stream.length));
+          frame = new SentFrame(null, stream.offset, stream.length);
         } else if (this.bulkOut.next(room, bulk)) {
           const m = bulk.message as BulkOutbound;
-          p = writeBulkHeader(ctrl, p, m.id, m.data.length, bulk.offset, bulk.length);
-          parts.push(ctrl.subarray(partStart, p));
-          parts.push(m.data.subarray(bulk.offset, bulk.offset + bulk.length));
-          partStart = p;
-          room -= bulk.headerSize + bulk.length;
+          p = writeBulkHeader(out, p, m.id, m.data.length, bulk.offset, bulk.length);
+          out.set(m.data.subarray(bulk.offset, bulk.offset + bulk.length), p);
+          p += bulk.length;
           retransmit ||= bulk.retransmit;
-          frames.push(new SentFrame(m, bulk.offset, bulk.length));
+          frame = new SentFrame(m, bulk.offset, bulk.length);
         } else {
           break;
         }
+        if (frames === null) frames = [frame];
+        else frames.push(frame);
       }
     }
-    if (frames.length > 0 || hasMaxData) ackEliciting = true;
+    if (frames !== null || hasMaxData) ackEliciting = true;
     if (this.pingPending || (probing && !ackEliciting)) {
-      ctrl[p++] = FrameType.Ping;
+      out[p++] = FrameType.Ping;
       this.pingPending = false;
       ackEliciting = true;
     }
-    if (p > partStart) parts.push(ctrl.subarray(partStart, p));
 
-    const size = this.seal(ctrl.subarray(0, HEADER_SIZE), pn, parts);
-    const packet = new SentPacket(pn, now, size, ackEliciting, frames.length > 0 ? frames : null, hasMaxData);
+    const size = this.seal(out, p, pn);
+    const packet = new SentPacket(pn, now, size, ackEliciting, frames, hasMaxData);
     if (ackEliciting) {
       this.sampler.onSent(packet, now, this.loss.bytesInFlight);
       this.lastElicitingSentAt = now;
@@ -510,33 +512,34 @@ export class ConnectionImpl implements Connection, LossListener {
     if (retransmit) this.packetsRetransmitted++;
   }
 
-  /** Protects and sends the payload parts; returns the datagram size. */
-  private seal(header: Uint8Array, pn: number, parts: Uint8Array[]): number {
+  /** Protects header ‖ payload, `datagram[0, end)`, and sends it; returns the datagram size. */
+  private seal(datagram: Buffer, end: number, pn: number): number {
     const protection = this.protection;
+    const header = datagram.subarray(0, HEADER_SIZE);
+    const payload = datagram.subarray(HEADER_SIZE, end);
+    const parts = this.sendParts;
     if (protection.trailer !== undefined) {
-      let size = HEADER_SIZE;
-      for (const part of parts) size += part.length;
+      // The trailer goes right behind the payload, so the datagram leaves as one contiguous buffer.
+      parts[0] = payload;
       const trailer = protection.trailer(header, pn, parts);
-      parts.unshift(header);
-      parts.push(trailer);
+      datagram.set(trailer, end);
+      parts[0] = datagram.subarray(0, end + trailer.length);
       this.host.sendDatagram(this, parts);
-      return size + trailer.length;
+      return end + trailer.length;
     }
-    // AEADs need the payload contiguous: gather it into a scratch buffer that seal() must not retain.
-    let length = 0;
-    for (const part of parts) {
-      this.payloadScratch.set(part, length);
-      length += part.length;
-    }
-    const sealed = protection.seal(header, pn, this.payloadScratch.subarray(0, length));
-    this.host.sendDatagram(this, [header, sealed]);
+    // AEADs return the sealed payload in a buffer of their own.
+    const sealed = protection.seal(header, pn, payload);
+    parts[0] = header;
+    parts[1] = sealed;
+    this.host.sendDatagram(this, parts);
+    parts.length = 1;
     return HEADER_SIZE + sealed.length;
   }
 
   /** Ends the connection; with `notifyPeer` a CLOSE frame is sent first (best effort, no retransmission). */
   shutdown(now: number, reason: string, notifyPeer: boolean): void {
     if (this.state === "closed") return;
-    if (notifyPeer && this.state === "established") {
+    if (notifyPeer && this.state === "established" && !this.host.socketBusy()) {
       this.closeReason = reason;
       this.buildAndSend(now, false, false);
     }

@@ -521,6 +521,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       this.counters.bytesSent += size;
       this.socket.send(parts, conn.peerPort, conn.peerHost);
     },
+    socketBusy: () => this.socket.getSendQueueCount() > 0,
     deliverMessage: (conn, msg) => this.emit("message", conn, msg),
     deliverBulk: (conn, msg) => this.emit("bulk", conn, msg),
     drain: (conn) => this.emit("drain", conn),

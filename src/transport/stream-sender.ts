@@ -73,18 +73,18 @@ export class StreamSender {
     return true;
   }
 
-  /** Appends views of stream bytes [offset, offset + length) to `parts`. */
-  appendSlices(offset: number, length: number, parts: Uint8Array[]): void {
+  /** Copies stream bytes [offset, offset + length) into `out` at `at`. */
+  copy(offset: number, length: number, out: Uint8Array, at: number): void {
     let i = this.chunkIndex(offset);
-    let at = offset;
+    let from = offset;
     const end = offset + length;
-    while (at < end) {
+    while (from < end) {
       const chunk = this.chunks[i]!;
       const start = this.chunkStarts[i]!;
-      const from = at - start;
       const to = Math.min(chunk.length, end - start);
-      parts.push(chunk.subarray(from, to));
-      at = start + to;
+      out.set(chunk.subarray(from - start, to), at);
+      at += to - (from - start);
+      from = start + to;
       i++;
     }
   }

@@ -26,6 +26,8 @@ class Harness {
   dark = false;
   loss = 0;
   delayMs = 5;
+  /** What the endpoint reports about its socket's send queue. */
+  socketBusy = false;
   malformed = 0;
 
   constructor(seed: number, aConfirming = false) {
@@ -64,6 +66,7 @@ class Harness {
     return {
       sendDatagram: (_conn, parts) => {
         const datagram = Buffer.concat(parts as Uint8Array[]);
+        assert.ok(datagram.length <= 1400, `datagram of ${datagram.length} bytes exceeds the packet size`);
         if (parts[0] === this.confirm) {
           this.confirms.push(datagram);
           return;
@@ -71,6 +74,7 @@ class Harness {
         if (this.dark || this.random() < this.loss) return;
         this.clock.setTimeout(() => this.inbox[other].push(datagram), this.delayMs);
       },
+      socketBusy: () => this.socketBusy,
       deliverMessage: (_c, m) => this.messages[side].push(Uint8Array.from(m)),
       deliverBulk: (_c, m) => this.bulk[side].push(Uint8Array.from(m)),
       drain: () => {},
@@ -213,4 +217,17 @@ test("bulk sends report the high-water mark", () => {
   assert.equal(h.a.sendBulk(payload(600_000, 1)), true);
   assert.equal(h.a.sendBulk(payload(600_000, 2)), false);
   assert.throws(() => h.a.sendBulk(new Uint8Array(0)), RangeError);
+});
+
+test("nothing is built while the socket still holds unsent datagrams", () => {
+  const h = new Harness(1);
+  h.run(() => h.clock.now() > 20);
+  h.socketBusy = true;
+  h.a.sendBulk(payload(100_000, 1));
+  const sent = h.a.stats().packetsSent;
+  assert.equal(h.a.transmit(h.clock.now(), 16), 0, "retry on the next turn");
+  assert.equal(h.a.stats().packetsSent, sent);
+  h.socketBusy = false;
+  h.run(() => h.bulk.b.length === 1);
+  assert.deepEqual(h.bulk.b, [payload(100_000, 1)]);
 });

@@ -9,9 +9,11 @@ import { type StreamPick, StreamSender } from "../../../src/transport/stream-sen
 const pick = (): StreamPick => ({ offset: 0, length: 0, headerSize: 0, retransmit: false });
 
 function bytesOf(sender: StreamSender, p: StreamPick): Uint8Array {
-  const parts: Uint8Array[] = [];
-  sender.appendSlices(p.offset, p.length, parts);
-  return Buffer.concat(parts);
+  const out = new Uint8Array(p.length + 2).fill(0xee);
+  sender.copy(p.offset, p.length, out, 1);
+  assert.equal(out[0], 0xee);
+  assert.equal(out[p.length + 1], 0xee);
+  return out.subarray(1, p.length + 1);
 }
 
 test("messages become length-prefixed stream bytes, sliced to fit the room", () => {
