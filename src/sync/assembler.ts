@@ -46,6 +46,8 @@ export interface AssemblerOptions {
 export const TMP_DIR = ".left/tmp";
 /** Marks per index transaction at most: one transaction per batch keeps SQLite off the hot path. */
 const MARK_BATCH = 256;
+/** Refused versions remembered so that each is logged once (a bound, not a tuning knob). */
+const MAX_REMEMBERED_REFUSALS = 4096;
 
 /**
  * Writes all of `data` at `position`. A write that fills the disk can be short rather than fail; the
@@ -234,6 +236,8 @@ export class Assembler {
       return got;
     }
     if (!this.shortOfSpace.has(key)) {
+      // Versions that were superseded while refused stay in the set: forget them all now and then.
+      if (this.shortOfSpace.size >= MAX_REMEMBERED_REFUSALS) this.shortOfSpace.clear();
       this.shortOfSpace.add(key);
       this.opts.log.log(
         "warn",
