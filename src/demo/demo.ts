@@ -170,7 +170,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       throw err;
     }
   } finally {
-    view.say("Stopping the peers (SIGTERM)…");
+    // After a Ctrl-C the terminal has echoed "^C" at the start of the line.
+    view.say(`${o.signal.aborted ? "\n" : ""}Stopping the peers (SIGTERM)…`);
     const exits = await Promise.all(peers.map((p) => p.stop()));
     process.off("exit", killAll);
     const bad = peers.filter((_, i) => exits[i] !== 0);
@@ -269,7 +270,8 @@ async function verify(peers: readonly DemoPeer[], view: DemoView): Promise<void>
 }
 
 function tryNext(view: DemoView, rel: (path: string) => string): void {
-  const cli = rel(LEFT_CLI);
+  // Relative when run from the repository (npm run demo), else absolute: "../../x" helps nobody.
+  const cli = rel(LEFT_CLI).startsWith("..") ? LEFT_CLI : rel(LEFT_CLI);
   view.say(
     [
       "The peers keep running. Try, in another terminal:",

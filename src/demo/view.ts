@@ -4,7 +4,7 @@
  * at most once a second.
  */
 import cliProgress from "cli-progress";
-import { formatBytes, formatDuration, formatRate } from "../cli/format.js";
+import { formatBytes, formatDuration, formatRate, wrapToWidth } from "../cli/format.js";
 
 export interface PeerProgress {
   name: string;
@@ -53,7 +53,7 @@ export class TerminalView implements DemoView {
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   say(text: string): void {
-    if (this.bars) this.bars.log(`${text}\n`);
+    if (this.bars) this.bars.log(`${wrapToWidth(text, this.stream.columns - 1)}\n`);
     else this.stream.write(`${text}\n`);
   }
 
