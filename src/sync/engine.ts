@@ -366,7 +366,9 @@ export class SyncEngine {
   }
 
   private async attempt(t: TrackedNeed): Promise<ApplyOutcome | "no-source" | "retry"> {
-    const { need, base } = t;
+    const need = this.tracker.withBlocks(t.need);
+    if (need === null) return "stale";
+    const { base } = t;
     if (need.op !== "pull") return this.applier.apply(need, base);
     const target = need.target;
     const blocked = await this.applier.precondition(need, base);

@@ -4,6 +4,9 @@
  * peer with their content connected, or an attempt ended. Work is handed out parents-first for
  * creations and children-first for deletions, so directories exist before their contents and are empty
  * before they are removed.
+ *
+ * Needs are kept without block lists (≈100 bytes per block: a peer announcing many huge files would
+ * otherwise fill the heap); `withBlocks` reads them from the index when the work starts.
  */
 import type { FileInfo } from "../index/types.js";
 import { compareVersions } from "../index/version.js";
@@ -20,8 +23,9 @@ import type { SyncIndex } from "./ports.js";
 export type NeedState = "queued" | "active" | "no-source" | "retry";
 
 export interface TrackedNeed {
+  /** Without block lists (see withBlocks). */
   need: Need;
-  /** The local entry the decision was made against (the applier refuses if it changed since). */
+  /** The local entry the decision was made against (the applier refuses if it changed since); no blocks. */
   base: FileInfo | undefined;
   state: NeedState;
   attempts: number;
@@ -43,6 +47,10 @@ function sameNeed(a: Need, b: Need): boolean {
     compareVersions(a.target.version, b.target.version) === "equal" &&
     (a.loser === null) === (b.loser === null)
   );
+}
+
+function withoutBlocks<T extends FileInfo | undefined | null>(f: T): T {
+  return f && f.blocks.length > 0 ? { ...f, blocks: [] } : f;
 }
 
 /** Creations in path order (parents first), then deletions in reverse path order (children first). */
@@ -107,21 +115,60 @@ export class NeedTracker {
       const r = this.db.getRemote(d, path);
       if (r !== undefined) remotes.push(r);
     }
-    const need = decideNeed(base, remotes);
-    if (need === null) {
+    const decided = decideNeed(base, remotes);
+    if (decided === null) {
       if (existing !== undefined) this.drop(existing);
       return;
     }
+    const need: Need = {
+      op: decided.op,
+      target: withoutBlocks(decided.target),
+      loser: withoutBlocks(decided.loser),
+    };
     if (existing !== undefined && sameNeed(existing.need, need)) {
       // Same work: keep its attempt count; a backoff still running keeps running.
-      existing.base = base;
+      existing.base = withoutBlocks(base);
       if (existing.state !== "queued" && existing.timer === null) this.enqueue(existing);
       return;
     }
     if (existing !== undefined) this.drop(existing);
-    const tracked: TrackedNeed = { need, base, state: "queued", attempts: 0, timer: null, dirty: false };
+    const tracked: TrackedNeed = {
+      need,
+      base: withoutBlocks(base),
+      state: "queued",
+      attempts: 0,
+      timer: null,
+      dirty: false,
+    };
     this.needs.set(path, tracked);
     this.enqueue(tracked);
+  }
+
+  /**
+   * `need` with its block lists, read afresh from the index: the target's from any entry with its
+   * content (ours or a peer's: a block list describes the bytes, whoever computed it), the losing local
+   * entry's from ours. Null when those entries changed since the decision: decide again.
+   */
+  withBlocks(need: Need): Need | null {
+    const t = need.target;
+    let target = t;
+    if (t.type === "file" && !t.deleted && t.size > 0) {
+      const local = this.db.getLocal(t.path);
+      let source = local?.digest === t.digest && !local.deleted ? local : undefined;
+      for (const d of source === undefined ? this.db.devicesHaving(t.path, t.digest) : []) {
+        source = this.db.getRemote(d, t.path);
+        if (source?.digest === t.digest) break;
+      }
+      if (source?.digest !== t.digest || source.blocks.length === 0) return null;
+      target = { ...t, blocks: source.blocks };
+    }
+    let loser = need.loser;
+    if (loser !== null && loser.type === "file" && !loser.deleted && loser.size > 0) {
+      const local = this.db.getLocal(loser.path);
+      if (local === undefined || compareVersions(local.version, loser.version) !== "equal") return null;
+      loser = { ...loser, blocks: local.blocks };
+    }
+    return { op: need.op, target, loser };
   }
 
   /** Retries pulls that were waiting for a peer (one just connected). */

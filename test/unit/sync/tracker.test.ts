@@ -7,7 +7,7 @@ import { IndexDb } from "../../../src/index/db.js";
 import type { FileInfo } from "../../../src/index/types.js";
 import { NeedTracker } from "../../../src/sync/tracker.js";
 import { FakeClock } from "../../../src/util/clock.js";
-import { DEV_B, dir, file, tombstone } from "./fixtures.js";
+import { DEV_B, digestOf, dir, file, tombstone } from "./fixtures.js";
 
 describe("NeedTracker", async () => {
   const root = await mkdtemp(join(tmpdir(), "left-tracker-"));
@@ -86,5 +86,39 @@ describe("NeedTracker", async () => {
     db.putLocal(file("f", { [DEV_B]: 1 }), null);
     tracker.finished(active);
     assert.deepEqual(tracker.take()?.need.target.version, { [DEV_B]: 2 });
+  });
+
+  it("keeps needs without block lists and reads them from the index when work starts", async () => {
+    const { db, tracker, announce } = await setup();
+    const me = db.deviceId;
+    const blocks = (n: number, seed: string) =>
+      Array.from({ length: n }, (_, i) => ({
+        offset: i * 100,
+        size: 100,
+        hash: `${seed}${i}`.padStart(16, "0"),
+      }));
+    const theirs = file(
+      "big",
+      { [DEV_B]: 1 },
+      { size: 100_000, blocks: blocks(1000, "b"), digest: digestOf("theirs") },
+    );
+    const mine = file("big", { [me]: 1 }, { size: 300, blocks: blocks(3, "a"), digest: digestOf("mine") });
+    db.putLocal(mine, null);
+    announce([{ ...theirs, mtimeMs: mine.mtimeMs + 1 }]);
+    const t = tracker.take()!;
+    assert.equal(t.need.loser?.path, "big", "a conflict: our copy loses");
+    assert.deepEqual([t.need.target.blocks, t.need.loser?.blocks, t.base?.blocks], [[], [], []]);
+    const full = tracker.withBlocks(t.need)!;
+    assert.deepEqual(full.target.blocks, theirs.blocks);
+    assert.deepEqual(full.loser?.blocks, mine.blocks);
+    assert.deepEqual({ ...full.target, blocks: [] }, t.need.target, "nothing else changes");
+
+    // The announcement or our entry changed meanwhile: the need is decided again instead.
+    db.putRemote(DEV_B, [{ ...theirs, version: { [DEV_B]: 2 }, digest: digestOf("newer") }]);
+    assert.equal(tracker.withBlocks(t.need), null);
+    db.putRemote(DEV_B, [theirs]);
+    assert.notEqual(tracker.withBlocks(t.need), null);
+    db.putLocal({ ...mine, version: { [me]: 2 } }, null);
+    assert.equal(tracker.withBlocks(t.need), null);
   });
 });
