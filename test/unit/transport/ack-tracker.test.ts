@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AckTracker } from "../../../src/transport/ack-tracker.js";
+import { ACK_THRESHOLD, AckTracker } from "../../../src/transport/ack-tracker.js";
 
-test("two in-order packets make an ACK due at once; one waits for the delay", () => {
+test("ACK_THRESHOLD in-order packets make an ACK due at once; fewer wait for the delay", () => {
   const t = new AckTracker(1);
   t.onPacket(0, true, 10);
   assert.equal(t.ackDue, false);
@@ -12,8 +12,10 @@ test("two in-order packets make an ACK due at once; one waits for the delay", ()
   t.onTimer(11);
   assert.equal(t.ackDue, true);
   t.buildFrame(11);
-  t.onPacket(1, true, 12);
-  t.onPacket(2, true, 12);
+  for (let pn = 1; pn < ACK_THRESHOLD; pn++) t.onPacket(pn, true, 12);
+  assert.equal(t.ackDue, false);
+  assert.equal(t.ackDeadline, 13);
+  t.onPacket(ACK_THRESHOLD, true, 12.5);
   assert.equal(t.ackDue, true);
 });
 
