@@ -25,6 +25,7 @@ import { DatagramRing } from "./datagram-ring.js";
 import { DeliveryRateSampler } from "./delivery-rate.js";
 import { LossDetector, type LossListener } from "./loss-detector.js";
 import { Pacer } from "./pacer.js";
+import { receiveWindowPackets } from "./receive-budget.js";
 import { defaultRttConfig, RttEstimator } from "./rtt.js";
 import { SentFrame, SentPacket } from "./sent-packet.js";
 import { StreamReceiver } from "./stream-receiver.js";
@@ -35,6 +36,7 @@ import type { Connection, ConnectionStats, HandshakeRole, PacketProtection } fro
 export const MAX_ACK_DELAY_MS = 1;
 /** Below this much room a data frame is not worth its header. */
 const MIN_DATA_ROOM = 64;
+const MIN_CWND_PACKETS = 4;
 /** Probe packets sent when a probe timeout fires (RFC 9002 §6.2.4). */
 const PROBES_PER_TIMEOUT = 2;
 const PACING_BURST_MS = 2;
@@ -82,6 +84,11 @@ export interface ConnectionParams {
   packetSize: number;
   /** Cap on packets in flight. */
   window: number;
+  /**
+   * The peer's kernel receive buffer in bytes: the window is also capped at what it absorbs
+   * (receive-budget.ts). Not announced by the protocol; the endpoint assumes the peer's is like its own.
+   */
+  receiveBufferBytes: number;
   /** RTT measured by the handshake. */
   initialRttMs: number;
   idleTimeoutMs: number;
@@ -175,12 +182,16 @@ export class ConnectionImpl implements Connection, LossListener {
     // The endpoint sends the first CONFIRM itself; repeats start one RTO later.
     this.confirmAt = now + this.rtt.rto(this.confirmBackoff++);
     this.loss = new LossDetector(this.rtt, this);
+    const window = Math.max(
+      MIN_CWND_PACKETS,
+      Math.min(params.window, receiveWindowPackets(params.receiveBufferBytes, params.packetSize)),
+    );
     this.cc = new CongestionController(
       {
         mss: params.packetSize,
-        maxCwnd: params.window * params.packetSize,
-        initialCwndPackets: Math.min(params.window, 32),
-        minCwndPackets: 4,
+        maxCwnd: window * params.packetSize,
+        initialCwndPackets: Math.min(window, 32),
+        minCwndPackets: MIN_CWND_PACKETS,
         ackAllowanceMs: ACK_ALLOWANCE_MS,
       },
       params.initialRttMs,

@@ -66,6 +66,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly peers: PeerTable;
   private readonly idleTimeoutMs: number;
   private readonly bulkHighWater: number;
+  /** What the kernel granted (Linux doubles the request); peers are assumed to have the same. */
+  private readonly receiveBufferBytes: number;
   /** Established and confirming connections by our connection id. */
   private readonly byCid = new Map<number, ConnectionImpl>();
   /** Every connection id in use (connections, dials, pending responses), to keep new ones unique. */
@@ -124,6 +126,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.bulkHighWater = opts.bulkHighWaterMark ?? DEFAULT_BULK_HIGH_WATER;
     this.scheduler = new SendScheduler(this.clock, SEND_BATCH);
+    this.receiveBufferBytes = socket.getRecvBufferSize();
   }
 
   private start(): void {
@@ -468,6 +471,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         protection: this.security.protect(role, transcript),
         packetSize: Math.min(this.opts.packetSize, peer.maxPacketSize),
         window: this.opts.window,
+        receiveBufferBytes: this.receiveBufferBytes,
         initialRttMs: Math.max(0.05, handshakeRttMs),
         idleTimeoutMs: this.idleTimeoutMs,
         bulkHighWaterMark: this.bulkHighWater,

@@ -49,6 +49,7 @@ class Harness {
       protection: plaintextSecurity.protect(role, new Uint8Array(0)),
       packetSize: 1400,
       window: 256,
+      receiveBufferBytes: 8 * 1024 * 1024,
       initialRttMs: 10,
       idleTimeoutMs: 5000,
       bulkHighWaterMark: 1 << 20,
