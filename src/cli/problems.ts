@@ -5,15 +5,17 @@
 import type { Logger, LogLevel } from "../util/log.js";
 
 export interface LoggedProblem {
-  /** ISO 8601. */
+  /** ISO 8601, of the latest occurrence. */
   time: string;
   level: "warn" | "error";
   event: string;
   message: string;
+  /** Occurrences: a problem that recurs (a peer with the wrong key retrying) takes one slot, not all. */
+  count: number;
 }
 
 export interface ProblemLog extends Logger {
-  /** Oldest first. */
+  /** Least recent first. */
   recent(): LoggedProblem[];
 }
 
@@ -30,12 +32,11 @@ export function problemLog(inner: Logger, keep = 5): ProblemLog {
       if (!isProblem(level)) return;
       const path = fields?.path;
       const error = fields?.error;
-      kept.push({
-        time: new Date().toISOString(),
-        level,
-        event,
-        message: `${message}${path == null ? "" : `: ${path}`}${error == null ? "" : ` (${error})`}`,
-      });
+      const text = `${message}${path == null ? "" : `: ${path}`}${error == null ? "" : ` (${error})`}`;
+      const at = kept.findIndex((p) => p.event === event && p.message === text);
+      const count = at < 0 ? 1 : kept[at]!.count + 1;
+      if (at >= 0) kept.splice(at, 1);
+      kept.push({ time: new Date().toISOString(), level, event, message: text, count });
       if (kept.length > keep) kept.shift();
     },
     recent: () => [...kept],

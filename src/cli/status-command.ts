@@ -102,7 +102,11 @@ export function formatStatus(dir: string, s: StatusFile, nowMs: number, running:
   }
   if (x !== null && x.problems.length > 0) {
     x.problems.forEach((p, i) => {
-      lines.push(`${i === 0 ? "problems  " : "          "} ${p.time} ${p.level.toUpperCase()} ${p.message}`);
+      // A repeated problem shows the time of its latest occurrence.
+      const times = typeof p.count === "number" && p.count > 1 ? ` (${p.count} times)` : "";
+      lines.push(
+        `${i === 0 ? "problems  " : "          "} ${p.time} ${p.level.toUpperCase()} ${p.message}${times}`,
+      );
     });
   }
   return `${lines.join("\n")}\n`;

@@ -27,7 +27,7 @@ describe("DaemonMonitor", () => {
       engine: { status: () => engine },
       endpoint: { stats: () => wire },
       db,
-      problems: () => [{ time: "t", level: "error", event: "e", message: "m" }],
+      problems: () => [{ time: "t", level: "error", event: "e", message: "m", count: 1 }],
       log: memoryLogger(),
       now: () => now,
     });

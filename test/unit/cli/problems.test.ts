@@ -10,6 +10,21 @@ describe("problemLog", () => {
     assert.equal(log.recent()[0]!.message, "cannot write tmp file: a.bin (ENOSPC)");
   });
 
+  it("a recurring problem takes one slot, counted, moved to the end", () => {
+    const log = problemLog(memoryLogger(), 2);
+    log.log("warn", "transport.refused", "peer 127.0.0.4:22001 refused the handshake: wrong key");
+    log.log("error", "scan.error", "scan failed");
+    log.log("warn", "transport.refused", "peer 127.0.0.4:22001 refused the handshake: wrong key");
+    log.log("warn", "transport.refused", "peer 127.0.0.4:22001 refused the handshake: wrong key");
+    assert.deepEqual(
+      log.recent().map((p) => [p.event, p.count]),
+      [
+        ["scan.error", 1],
+        ["transport.refused", 3],
+      ],
+    );
+  });
+
   it("forwards every line and keeps the last warnings and errors", () => {
     const inner = memoryLogger();
     const log = problemLog(inner, 2);
@@ -28,6 +43,10 @@ describe("problemLog", () => {
       ],
     );
     assert.ok(!Number.isNaN(Date.parse(kept[0]!.time)));
+    assert.deepEqual(
+      kept.map((p) => p.count),
+      [1, 1],
+    );
     kept.pop();
     assert.equal(log.recent().length, 2, "recent() returns a copy");
   });

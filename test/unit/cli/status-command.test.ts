@@ -41,7 +41,20 @@ describe("left status", async () => {
       daemonStatus({
         transfers: [{ path: "big.bin", size: 128 * MiB, done: 32 * MiB, bytesPerSec: 16 * MiB, etaSec: 6 }],
         problems: [
-          { time: "2026-11-26T10:00:00.000Z", level: "warn", event: "pull.io_error", message: "disk full" },
+          {
+            time: "2026-11-26T10:00:00.000Z",
+            level: "warn",
+            event: "pull.io_error",
+            message: "disk full",
+            count: 1,
+          },
+          {
+            time: "2026-11-26T10:00:09.000Z",
+            level: "warn",
+            event: "transport.refused",
+            message: "wrong key",
+            count: 3,
+          },
         ],
       }),
       Date.now(),
@@ -56,6 +69,7 @@ describe("left status", async () => {
     assert.match(text, /^traffic {4}in 40\.0 MiB\/s, out 2\.0 KiB\/s \(since start 250\.0 MiB received/m);
     assert.match(text, /^downloads {2}big\.bin: 32\.0 MiB of 128\.0 MiB \(25%\), 16\.0 MiB\/s, ETA 6s$/m);
     assert.match(text, /^problems {3}2026-11-26T10:00:00\.000Z WARN disk full$/m);
+    assert.match(text, /^ {11}2026-11-26T10:00:09\.000Z WARN wrong key \(3 times\)$/m);
     const idle = formatStatus(
       "/s",
       daemonStatus({ inSync: true, files: { local: 7, needed: 0 } }),
