@@ -2,7 +2,7 @@
  * Receive side of the bulk channel: collects the fragments of each message in any order and delivers a
  * message exactly once, when its last missing byte arrives. A message carried by a single frame is
  * delivered as a view of the datagram, without a copy; larger ones are reassembled into a buffer from
- * the pool (bulk-pool.ts), which the application may give back once it is done with the message.
+ * the pool (bulk-pool.ts), handed over to the application with the message.
  */
 import { type BufferPool, bulkBuffers } from "./bulk-pool.js";
 import { BULK_MESSAGE_CHARGE, BULK_WINDOW, CREDIT_UPDATE_FRACTION } from "./flow-control.js";
@@ -57,6 +57,7 @@ export class BulkReceiver {
     if (m.received.add(offset, offset + data.length) > 0) m.data.set(data, offset);
     if (m.received.covered === total) {
       this.partial.delete(id);
+      this.pool.deliver(m.data);
       this.complete(id, total, m.data);
     }
     return "ok";
@@ -76,7 +77,7 @@ export class BulkReceiver {
 
   /** The connection is over: buffers of messages never completed go back to the pool. */
   dispose(): void {
-    for (const m of this.partial.values()) this.pool.release(m.data);
+    for (const m of this.partial.values()) this.pool.drop(m.data);
     this.partial.clear();
   }
 

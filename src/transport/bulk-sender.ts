@@ -1,9 +1,11 @@
 /**
  * Send side of the bulk channel: reliable, unordered messages. Each message keeps its bytes (a
  * reference, never a copy) until every byte is acknowledged; lost ranges are resent ahead of new data,
- * so a lost packet delays only the message it belonged to.
+ * so a lost packet delays only the message it belonged to. A message in a pooled buffer (allocBulk)
+ * holds that buffer until then, so the pool cannot reuse it while it may still be resent.
  */
 import { bulkHeaderSize } from "../wire/frames.js";
+import { type BufferPool, bulkBuffers } from "./bulk-pool.js";
 import { BULK_MESSAGE_CHARGE, BULK_WINDOW } from "./flow-control.js";
 import { RangeSet } from "./range-set.js";
 
@@ -48,12 +50,23 @@ export class BulkSender {
   private freshHead = 0;
   private retransmit: BulkOutbound[] = [];
   private retransmitHead = 0;
+  /** Incomplete messages whose buffer is held in the pool, to let go of if the connection ends. */
+  private readonly pooled = new Set<BulkOutbound>();
+
+  constructor(private readonly pool: BufferPool = bulkBuffers) {}
 
   enqueue(data: Uint8Array): BulkOutbound {
     const m = new BulkOutbound(this.nextId++, data);
     this.fresh.push(m);
     this.retainedBytes += data.length;
+    if (this.pool.retain(data)) this.pooled.add(m);
     return m;
+  }
+
+  /** The connection is over: pooled buffers of unfinished messages are no longer held. */
+  dispose(): void {
+    for (const m of this.pooled) this.pool.drop(m.data);
+    this.pooled.clear();
   }
 
   /** True if `next` could produce a frame (ignoring packet room). */
@@ -95,6 +108,7 @@ export class BulkSender {
     m.lost.remove(offset, offset + length);
     if (!m.complete) return false;
     this.retainedBytes -= m.data.length;
+    if (this.pooled.delete(m)) this.pool.drop(m.data);
     return true;
   }
 

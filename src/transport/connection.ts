@@ -556,6 +556,7 @@ export class ConnectionImpl implements Connection, LossListener {
     }
     this.state = "closed";
     this.bulkIn.dispose();
+    this.bulkOut.dispose();
     this.host.closed(this, reason);
   }
 }

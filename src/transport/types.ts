@@ -5,7 +5,7 @@
 import type { Clock, RandomSource } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 
-export { releaseBulk } from "./bulk-pool.js";
+export { allocBulk, releaseBulk } from "./bulk-pool.js";
 
 /** A peer as configured on the command line: `ip` (our own port) or `ip:port`. */
 export interface PeerAddress {
@@ -122,7 +122,9 @@ export interface Connection {
    * Reliable, unordered message channel for bulk data (block payloads, 1 B to 16 MiB). A lost packet
    * delays only the message it belongs to. Returns false when the send queue is above its high-water
    * mark: the caller should wait for the endpoint's 'drain' event for this connection before sending
-   * more (the message itself is queued either way). Same ownership rule as `sendMessage`.
+   * more (the message itself is queued either way). Same ownership rule as `sendMessage`. A message in
+   * a buffer from `allocBulk` may be released (`releaseBulk`) right after this call: the transport holds
+   * the buffer itself until the message is acknowledged.
    */
   sendBulk(msg: Uint8Array): boolean;
   /** False once the connection is down (peerDown was emitted for it). */

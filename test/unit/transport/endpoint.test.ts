@@ -3,7 +3,7 @@
  * file.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { once } from "node:events";
 import { after, describe, it } from "node:test";
@@ -11,7 +11,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pskSecurity } from "../../../src/crypto/psk.js";
 import { Endpoint } from "../../../src/transport/endpoint.js";
 import { plaintextSecurity } from "../../../src/transport/plaintext.js";
-import type { Connection, PeerAddress, SecurityProvider } from "../../../src/transport/types.js";
+import {
+  allocBulk,
+  type Connection,
+  type PeerAddress,
+  releaseBulk,
+  type SecurityProvider,
+} from "../../../src/transport/types.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { encodeHeader, PacketType } from "../../../src/wire/header.js";
 import { startRelay } from "../../helpers/relay.js";
@@ -109,6 +115,37 @@ describe("endpoint", () => {
     for (const m of bulks) assert.equal(gotBulk.get(m.subarray(0, 32).toString("hex") + m.length), 1);
     assert.equal(sb.endpoint.connections().length, 1);
     assert.equal(sa.endpoint.stats().strangers, 0);
+  });
+
+  it("recycles pooled bulk buffers on both sides without ever corrupting a message", async () => {
+    const [sa, sb, ca] = await pair();
+    const count = 60;
+    const size = 300_000;
+    const received = new Map<number, string>();
+    const buffers = new Set<ArrayBufferLike>();
+    sb.endpoint.on("bulk", (_c, m) => {
+      buffers.add(m.buffer);
+      received.set(Buffer.from(m).readUInt32BE(0), createHash("sha256").update(m).digest("hex"));
+      releaseBulk(m);
+    });
+    const expected = new Map<number, string>();
+    const sent = new Set<ArrayBufferLike>();
+    for (let i = 0; i < count; i++) {
+      const msg = allocBulk(size);
+      sent.add(msg.buffer);
+      msg.set(randomBytes(size));
+      new DataView(msg.buffer, msg.byteOffset).setUint32(0, i);
+      expected.set(i, createHash("sha256").update(msg).digest("hex"));
+      const more = ca.sendBulk(msg);
+      releaseBulk(msg);
+      if (!more) await once(sa.endpoint, "drain");
+      // Let acknowledgements return buffers to the pool now and then, so that later messages reuse them.
+      if (i % 10 === 9) await until(() => ca.stats().bulkQueuedBytes === 0, 10_000);
+    }
+    await until(() => received.size === count, 20_000);
+    assert.deepEqual(received, expected);
+    assert.ok(buffers.size < count / 2, `${buffers.size} reassembly buffers for ${count} messages`);
+    assert.ok(sent.size < count / 2, `${sent.size} send buffers for ${count} messages`);
   });
 
   it("converges to exactly one connection when both sides dial at once, repeatedly", async () => {
