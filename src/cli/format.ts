@@ -36,19 +36,25 @@ export function fitMiddle(text: string, width: number): string {
 }
 
 /**
- * Breaks each line of `text` into pieces of at most `width` characters, continuations indented. For
- * output above live progress bars: the bars switch the terminal's own wrapping off while they run, so an
- * unbroken long line would be cut off.
+ * Breaks each line of `text` into pieces of at most `width` characters, at a space where there is one
+ * in the second half of the piece, continuations indented. For output above live progress bars: the bars
+ * switch the terminal's own wrapping off while they run, so an unbroken long line would be cut off.
  */
 export function wrapToWidth(text: string, width: number): string {
   const indent = "    ";
   if (width <= indent.length * 4) return text;
   const out: string[] = [];
   for (const line of text.split("\n")) {
-    out.push(line.slice(0, width));
-    for (let i = width; i < line.length; i += width - indent.length) {
-      out.push(indent + line.slice(i, i + width - indent.length));
+    let rest = line;
+    let room = width;
+    while (rest.length > room) {
+      const space = rest.lastIndexOf(" ", room);
+      const cut = space > room / 2 ? space : room;
+      out.push((room === width ? "" : indent) + rest.slice(0, cut));
+      rest = rest.slice(space === cut ? cut + 1 : cut);
+      room = width - indent.length;
     }
+    out.push((room === width ? "" : indent) + rest);
   }
   return out.join("\n");
 }

@@ -92,7 +92,9 @@ export class Progress {
     }
   }
 
+  /** Prints the log lines still waiting for the next frame, then removes the bars. */
   stop(): void {
+    this.bars.update();
     this.bars.stop();
   }
 }

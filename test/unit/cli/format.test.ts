@@ -38,6 +38,14 @@ describe("format", () => {
     assert.equal(wrapped.map((l, i) => (i === 0 ? l : l.slice(4))).join(""), line);
     assert.ok(wrapped.slice(1).every((l) => l.startsWith("    ")));
     assert.equal(wrapToWidth("a\nb", 40), "a\nb");
+    const words =
+      "INFO  LEFT running dir=/srv/share listen=0.0.0.0:22001 device=0123456789abcdef encrypted=false";
+    assert.deepEqual(wrapToWidth(words, 40).split("\n"), [
+      "INFO  LEFT running dir=/srv/share",
+      "    listen=0.0.0.0:22001",
+      "    device=0123456789abcdef",
+      "    encrypted=false",
+    ]);
     assert.equal(wrapToWidth(line, 0), line, "an unknown width leaves the text alone");
   });
 });
