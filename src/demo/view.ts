@@ -53,8 +53,9 @@ export class TerminalView implements DemoView {
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   say(text: string): void {
-    if (this.bars) this.bars.log(`${wrapToWidth(text, this.stream.columns - 1)}\n`);
-    else this.stream.write(`${text}\n`);
+    const wrapped = `${wrapToWidth(text, this.stream.columns - 1)}\n`;
+    if (this.bars) this.bars.log(wrapped);
+    else this.stream.write(wrapped);
   }
 
   progress(rows: readonly PeerProgress[]): void {
