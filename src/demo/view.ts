@@ -85,7 +85,7 @@ export class TerminalView implements DemoView {
 
 export class PlainView implements DemoView {
   readonly live = false;
-  private lastAt = 0;
+  private lastAt = Number.NEGATIVE_INFINITY;
   private readonly last = new Map<string, string>();
 
   constructor(
