@@ -1,26 +1,15 @@
 /**
- * The endpoint: one UDP socket per host, multiplexing every peer. It dials each configured peer (INIT,
- * repeated with backoff), answers only configured peers, runs the handshake, and hands datagrams to the
- * connection state machines; when they send is decided by the SendScheduler.
+ * The endpoint: one UDP socket per host, multiplexing every peer. It accepts datagrams only from
+ * configured peers, passes handshake packets to the Handshaker (handshake.ts) and DATA packets to the
+ * connection state machines, and turns a completed handshake into the peer's connection. When
+ * connections send is decided by the SendScheduler.
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
-import { type Clock, type RandomSource, systemClock, systemRandom } from "../util/clock.js";
+import { type Clock, systemClock, systemRandom } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { DecodeError } from "../wire/errors.js";
-import {
-  DEVICE_ID_SIZE,
-  decodeClosePacket,
-  decodeConfirm,
-  decodeHandshake,
-  encodeClosePacket,
-  encodeConfirm,
-  encodeHandshake,
-  type HandshakeBody,
-  MIN_PACKET_SIZE,
-  NONCE_SIZE,
-  SESSION_ID_SIZE,
-} from "../wire/handshake.js";
+import { DEVICE_ID_SIZE, MIN_PACKET_SIZE } from "../wire/handshake.js";
 import {
   decodeHeader,
   MAX_DATAGRAM,
@@ -29,18 +18,11 @@ import {
   PROTOCOL_VERSION,
 } from "../wire/header.js";
 import { type ConnectionHost, ConnectionImpl } from "./connection.js";
-import { compareParticipants, toHex, transcriptOf } from "./handshake.js";
+import { type ConnectionSetup, type HandshakeHost, Handshaker, toHex } from "./handshake.js";
 import { LogLimiter } from "./log-limiter.js";
 import { type PeerSlot, PeerTable } from "./peer-table.js";
 import { SendScheduler } from "./scheduler.js";
-import type {
-  Connection,
-  EndpointEvents,
-  EndpointOptions,
-  EndpointStats,
-  HandshakeRole,
-  SecurityProvider,
-} from "./types.js";
+import type { Connection, EndpointEvents, EndpointOptions, EndpointStats } from "./types.js";
 
 /** Kernel cap on this machine (net.core.rmem_max); the default 208 KiB holds three 64 KiB datagrams. */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -48,30 +30,19 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 const SEND_BATCH = 16;
 const DEFAULT_IDLE_TIMEOUT_MS = 5000;
 const DEFAULT_BULK_HIGH_WATER = 16 * 1024 * 1024;
-const DIAL_BACKOFF_MIN_MS = 100;
-const DIAL_BACKOFF_MAX_MS = 1000;
-const REDIAL_DELAY_MS = 100;
-/** No capabilities are defined in protocol version 1. */
-const CAPABILITIES = 0;
-const EMPTY = new Uint8Array(0);
 const LOG_INTERVAL_MS = 10_000;
 
 export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly clock: Clock;
-  private readonly random: RandomSource;
   private readonly log: Logger;
-  private readonly security: SecurityProvider;
-  private readonly deviceId: Uint8Array;
-  private readonly sessionId = new Uint8Array(SESSION_ID_SIZE);
   private readonly peers: PeerTable;
+  private readonly handshake: Handshaker;
   private readonly idleTimeoutMs: number;
   private readonly bulkHighWater: number;
   /** What the kernel granted (Linux doubles the request); peers are assumed to have the same. */
   private readonly receiveBufferBytes: number;
   /** Established and confirming connections by our connection id. */
   private readonly byCid = new Map<number, ConnectionImpl>();
-  /** Every connection id in use (connections, dials, pending responses), to keep new ones unique. */
-  private readonly cids = new Set<number>();
   private readonly scheduler: SendScheduler<ConnectionImpl>;
   private readonly limiter = new LogLimiter();
   private retransmittedByClosed = 0;
@@ -117,12 +88,20 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   ) {
     super();
     this.clock = opts.clock ?? systemClock;
-    this.random = opts.random ?? systemRandom;
     this.log = opts.log;
-    this.security = opts.security;
-    this.deviceId = Uint8Array.from(opts.deviceId);
-    this.sessionId.set(this.random(SESSION_ID_SIZE));
     this.peers = new PeerTable(opts.peers);
+    this.handshake = new Handshaker(
+      {
+        clock: this.clock,
+        random: opts.random ?? systemRandom,
+        log: opts.log,
+        security: opts.security,
+        deviceId: Uint8Array.from(opts.deviceId),
+        packetSize: opts.packetSize,
+      },
+      this.peers,
+      this.handshakeHost,
+    );
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.bulkHighWater = opts.bulkHighWaterMark ?? DEFAULT_BULK_HIGH_WATER;
     this.scheduler = new SendScheduler(this.clock, SEND_BATCH);
@@ -136,7 +115,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.log.log("warn", "transport.socket-error", `socket error: ${err.message}`);
       }
     });
-    for (const slot of this.peers.all()) this.startDial(slot);
+    this.handshake.start();
   }
 
   /** The local address the socket is bound to. */
@@ -161,9 +140,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const now = this.clock.now();
+      this.handshake.close();
       for (const slot of this.peers.all()) {
-        this.cancelDial(slot);
-        this.dropResponder(slot);
         slot.confirming?.shutdown(now, "endpoint closed", false);
         slot.conn?.shutdown(now, "shutdown", true);
       }
@@ -194,16 +172,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.onData(slot, header, msg, now);
         return;
       case PacketType.Init:
-        this.onInit(slot, msg, now);
+        this.handshake.onInit(slot, msg, now);
         return;
       case PacketType.InitAck:
-        this.onInitAck(slot, header, msg, now);
+        this.handshake.onInitAck(slot, header, msg, now);
         return;
       case PacketType.Confirm:
-        this.onConfirm(slot, header, msg, now);
+        this.handshake.onConfirm(slot, header, msg, now);
         return;
       case PacketType.Close:
-        this.onClosePacket(slot, msg, now);
+        this.handshake.onClosePacket(slot, msg, now);
         return;
     }
   }
@@ -252,212 +230,20 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
   }
 
-  // ---- handshake ----
+  // ---- what the handshake calls back into ----
 
-  private handshakeBody(cid: number, proof: Uint8Array): HandshakeBody {
-    return {
-      deviceId: this.deviceId,
-      sessionId: this.sessionId,
-      nonce: this.random(NONCE_SIZE),
-      connectionId: cid,
-      capabilities: CAPABILITIES,
-      encrypted: this.security.encrypted,
-      maxPacketSize: this.opts.packetSize,
-      proof,
-    };
-  }
-
-  private startDial(slot: PeerSlot): void {
-    if (this.closing !== null || slot.conn !== null || slot.confirming !== null) return;
-    if (slot.dial === null) {
-      const cid = this.allocateCid();
-      const body = this.handshakeBody(cid, EMPTY);
-      slot.dial = { cid, body, datagram: encodeHandshake(PacketType.Init, 0, 0, body), sentAt: 0 };
-    }
-    slot.dial.sentAt = this.clock.now();
-    this.sendTo(slot, slot.dial.datagram);
-    const base = Math.min(DIAL_BACKOFF_MAX_MS, DIAL_BACKOFF_MIN_MS * 2 ** slot.dialAttempts++);
-    this.scheduleDial(slot, base * (1 + this.random(1)[0]! / 1024));
-  }
-
-  private scheduleDial(slot: PeerSlot, delayMs: number): void {
-    slot.dialTimer?.cancel();
-    slot.dialTimer = this.clock.setTimeout(() => {
-      slot.dialTimer = null;
-      this.startDial(slot);
-    }, delayMs);
-  }
-
-  private cancelDial(slot: PeerSlot): void {
-    slot.dialTimer?.cancel();
-    slot.dialTimer = null;
-    if (slot.dial !== null) this.cids.delete(slot.dial.cid);
-    slot.dial = null;
-    slot.dialAttempts = 0;
-  }
-
-  /**
-   * We answer the peer's INIT instead of dialing: our INIT is forgotten, but if no connection results
-   * (the peer stops dialing, or its handshake is refused) we dial again once the backoff runs out. Each
-   * further INIT from the peer postpones that.
-   */
-  private yieldDial(slot: PeerSlot): void {
-    if (slot.dial !== null) this.cids.delete(slot.dial.cid);
-    slot.dial = null;
-    if (slot.conn === null) this.scheduleDial(slot, DIAL_BACKOFF_MAX_MS);
-  }
-
-  private dropResponder(slot: PeerSlot): void {
-    if (slot.responder !== null) this.cids.delete(slot.responder.cid);
-    slot.responder = null;
-  }
-
-  /** Common checks on a peer's INIT or INIT_ACK body; false means refuse. */
-  private acceptableHello(slot: PeerSlot, body: HandshakeBody, now: number): boolean {
-    if (body.encrypted !== this.security.encrypted) {
-      const ours = this.security.encrypted ? "we use a key" : "we have no key";
-      const theirs = body.encrypted ? "the peer uses one" : "the peer has none";
-      this.refuse(slot, body.connectionId, `encryption mismatch (${ours}, ${theirs})`, now);
-      return false;
-    }
-    if (compareParticipants(this.deviceId, this.sessionId, body.deviceId, body.sessionId) === 0) {
-      this.refuse(slot, body.connectionId, "it is this process itself", now);
-      return false;
-    }
-    return true;
-  }
-
-  private onInit(slot: PeerSlot, msg: Uint8Array, now: number): void {
-    const body = decodeHandshake(msg);
-    if (body instanceof DecodeError) {
-      this.onMalformed(slot, body);
-      return;
-    }
-    if (!this.acceptableHello(slot, body, now)) return;
-    const order = compareParticipants(this.deviceId, this.sessionId, body.deviceId, body.sessionId);
-    // Simultaneous open: the lower participant stays initiator; the higher one yields and answers.
-    if (slot.dial !== null && order < 0) {
+  private readonly handshakeHost: HandshakeHost = {
+    send: (slot, datagram) => this.sendTo(slot, datagram),
+    open: (slot, setup, now) => this.createConnection(slot, setup, now),
+    up: (slot, conn, now) => this.install(slot, conn, now),
+    ignored: () => {
       this.counters.ignored++;
-      return;
-    }
-    // The peer is already answering our dial: this INIT crossed ours and is stale.
-    if (slot.confirming !== null && slot.confirming.sessionId === toHex(body.sessionId)) {
-      this.counters.ignored++;
-      return;
-    }
-    this.yieldDial(slot);
-    const pending = slot.responder;
-    if (pending !== null && sameHello(pending.init, body)) {
-      this.sendTo(slot, pending.datagram);
-      return;
-    }
-    this.dropResponder(slot);
-    const cid = this.allocateCid();
-    const reply = this.handshakeBody(cid, EMPTY);
-    const transcript = transcriptOf(body, reply);
-    reply.proof = this.security.prove("responder", transcript);
-    const datagram = encodeHandshake(PacketType.InitAck, body.connectionId, 0, reply);
-    slot.responder = { cid, init: body, transcript, datagram, sentAt: now };
-    this.sendTo(slot, datagram);
-  }
+    },
+    malformed: (slot, error) => this.onMalformed(slot, error),
+  };
 
-  private onInitAck(slot: PeerSlot, header: PacketHeader, msg: Uint8Array, now: number): void {
-    const dial = slot.dial;
-    if (dial === null || dial.cid !== header.connectionId) {
-      this.counters.ignored++;
-      return;
-    }
-    const body = decodeHandshake(msg);
-    if (body instanceof DecodeError) {
-      this.onMalformed(slot, body);
-      return;
-    }
-    if (!this.acceptableHello(slot, body, now)) return;
-    const transcript = transcriptOf(dial.body, body);
-    if (!this.security.verify("responder", transcript, body.proof)) {
-      this.refuse(slot, body.connectionId, "wrong key", now);
-      return;
-    }
-    const confirm = encodeConfirm(body.connectionId, 0, this.security.prove("initiator", transcript));
-    slot.dial = null;
-    slot.dialTimer?.cancel();
-    slot.dialTimer = null;
-    slot.dialAttempts = 0;
-    const conn = this.createConnection(
-      slot,
-      "initiator",
-      dial.cid,
-      body,
-      transcript,
-      now - dial.sentAt,
-      confirm,
-      now,
-    );
-    slot.confirming?.shutdown(now, "superseded", false);
-    slot.confirming = conn;
-    this.sendTo(slot, confirm);
-    this.scheduler.arm(conn);
-  }
-
-  private onConfirm(slot: PeerSlot, header: PacketHeader, msg: Uint8Array, now: number): void {
-    const pending = slot.responder;
-    if (pending === null || pending.cid !== header.connectionId) {
-      this.counters.ignored++;
-      return;
-    }
-    const proof = decodeConfirm(msg);
-    if (proof instanceof DecodeError) {
-      this.onMalformed(slot, proof);
-      return;
-    }
-    if (!this.security.verify("initiator", pending.transcript, proof)) {
-      this.dropResponder(slot);
-      this.refuse(slot, pending.init.connectionId, "wrong key", now);
-      return;
-    }
-    slot.responder = null;
-    const conn = this.createConnection(
-      slot,
-      "responder",
-      pending.cid,
-      pending.init,
-      pending.transcript,
-      now - pending.sentAt,
-      null,
-      now,
-    );
-    this.install(slot, conn, now);
-  }
-
-  private onClosePacket(slot: PeerSlot, msg: Uint8Array, now: number): void {
-    const reason = decodeClosePacket(msg);
-    if (reason instanceof DecodeError) {
-      this.onMalformed(slot, reason);
-      return;
-    }
-    // Unauthenticated: it is logged, but it cannot tear down a connection.
-    if (this.limiter.allow(`refused-by ${slot.key}`, now, LOG_INTERVAL_MS)) {
-      this.log.log("warn", "transport.refused", `peer ${slot.key} refused the handshake: ${reason}`);
-    }
-  }
-
-  /** Logs why we refuse a peer's handshake and tells it (rate-limited, both ways). */
-  private refuse(slot: PeerSlot, peerCid: number, reason: string, now: number): void {
-    if (!this.limiter.allow(`refuse ${slot.key} ${reason}`, now, LOG_INTERVAL_MS)) return;
-    this.log.log("error", "transport.refused", `peer ${slot.key}: ${reason}`);
-    this.sendTo(slot, encodeClosePacket(peerCid, reason));
-  }
-
-  private createConnection(
-    slot: PeerSlot,
-    role: HandshakeRole,
-    localCid: number,
-    peer: HandshakeBody,
-    transcript: Uint8Array,
-    handshakeRttMs: number,
-    confirm: Uint8Array | null,
-    now: number,
-  ): ConnectionImpl {
+  private createConnection(slot: PeerSlot, setup: ConnectionSetup, now: number): ConnectionImpl {
+    const { role, peer, transcript } = setup;
     const conn = new ConnectionImpl(
       {
         peer: slot.key,
@@ -466,21 +252,23 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         deviceId: toHex(peer.deviceId),
         sessionId: toHex(peer.sessionId),
         role,
-        localCid,
+        localCid: setup.localCid,
         remoteCid: peer.connectionId,
-        protection: this.security.protect(role, transcript),
+        protection: this.opts.security.protect(role, transcript),
         packetSize: Math.min(this.opts.packetSize, peer.maxPacketSize),
         window: this.opts.window,
         receiveBufferBytes: this.receiveBufferBytes,
-        initialRttMs: Math.max(0.05, handshakeRttMs),
+        initialRttMs: Math.max(0.05, setup.handshakeRttMs),
         idleTimeoutMs: this.idleTimeoutMs,
         bulkHighWaterMark: this.bulkHighWater,
-        confirm,
+        confirm: setup.confirm,
       },
       this.host,
       now,
     );
-    this.byCid.set(localCid, conn);
+    this.byCid.set(setup.localCid, conn);
+    // An initiator's connection repeats CONFIRM on its timer until the responder's first packet.
+    if (conn.state === "confirming") this.scheduler.arm(conn);
     return conn;
   }
 
@@ -494,7 +282,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (slot.confirming !== null && slot.confirming !== conn)
       slot.confirming.shutdown(now, "superseded", false);
     slot.confirming = null;
-    this.cancelDial(slot);
+    this.handshake.connected(slot);
     slot.conn = conn;
     this.log.log("info", "transport.peer-up", `peer ${slot.key} up`, {
       device: conn.deviceId,
@@ -502,17 +290,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     });
     this.emit("peerUp", conn);
     this.scheduler.markDirty(conn);
-  }
-
-  private allocateCid(): number {
-    for (;;) {
-      const b = this.random(4);
-      const cid = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-      if (cid !== 0 && !this.cids.has(cid)) {
-        this.cids.add(cid);
-        return cid;
-      }
-    }
   }
 
   // ---- what connections call back into (not public API) ----
@@ -542,7 +319,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private onClosed(conn: ConnectionImpl, reason: string): void {
     this.retransmittedByClosed += conn.stats().packetsRetransmitted;
     this.byCid.delete(conn.localCid);
-    this.cids.delete(conn.localCid);
     this.scheduler.forget(conn);
     const slot = this.peers.byName(conn.peer);
     if (slot === undefined) return;
@@ -554,9 +330,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       });
       this.emit("peerDown", conn, reason);
     }
-    if (this.closing === null && slot.conn === null && slot.confirming === null && slot.dialTimer === null) {
-      this.scheduleDial(slot, REDIAL_DELAY_MS);
-    }
+    this.handshake.disconnected(slot, conn.localCid);
   }
 
   /** Sends a handshake or CLOSE datagram; connections send through `host`. */
@@ -578,14 +352,6 @@ function literalLookup(
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
   callback(null, host, 4);
-}
-
-function sameHello(a: HandshakeBody, b: HandshakeBody): boolean {
-  return (
-    a.connectionId === b.connectionId &&
-    Buffer.compare(a.nonce, b.nonce) === 0 &&
-    Buffer.compare(a.sessionId, b.sessionId) === 0
-  );
 }
 
 function validate(opts: EndpointOptions): void {
