@@ -28,18 +28,18 @@ export function shareProblem(dir: string, err: unknown): string {
   }
 }
 
-/** Why the UDP socket cannot be bound. */
+/** Why the UDP socket cannot be bound ("cannot listen on" is what scripts look for to retry another port). */
 export function bindProblem(bind: string, port: number, err: unknown): string {
-  const code = errnoCode(err);
-  switch (code) {
+  const prefix = `cannot listen on ${bind}:${port}`;
+  switch (errnoCode(err)) {
     case "EADDRINUSE":
-      return `--port ${port}: already in use on ${bind} (another left, or another program): choose another --port, or stop the other one`;
+      return `${prefix}: --port ${port} is already in use (another left, or another program): choose another --port, or stop the other one`;
     case "EADDRNOTAVAIL":
-      return `--bind ${bind}: not an address of this host: use one of its addresses, or leave --bind out to listen on all`;
+      return `${prefix}: --bind ${bind} is not an address of this host: use one of its addresses, or leave --bind out to listen on all`;
     case "EACCES":
     case "EPERM":
-      return `--bind ${bind} --port ${port}: not permitted (${code})`;
+      return `${prefix}: not permitted (${errnoCode(err)})`;
     default:
-      return `cannot listen on ${bind}:${port}: ${err instanceof Error ? err.message : String(err)}`;
+      return `${prefix}: ${err instanceof Error ? err.message : String(err)}`;
   }
 }

@@ -68,7 +68,10 @@ describe("left (the executable)", async () => {
         String(port),
       );
       assert.equal(inUse.code, 1);
-      assert.match(inUse.err, new RegExp(`--port ${port}: already in use on 127\\.0\\.0\\.2`));
+      assert.match(
+        inUse.err,
+        new RegExp(`cannot listen on 127\\.0\\.0\\.2:${port}: --port ${port} is already in use`),
+      );
     } finally {
       squatter.close();
     }

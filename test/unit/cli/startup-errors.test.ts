@@ -20,11 +20,11 @@ describe("start-up errors", () => {
     assert.match(shareProblem("/srv/x", sysError("ENOSPC")), /no space left/);
     assert.match(
       bindProblem("0.0.0.0", 22001, sysError("EADDRINUSE")),
-      /^--port 22001: already in use on 0\.0\.0\.0/,
+      /^cannot listen on 0\.0\.0\.0:22001: --port 22001 is already in use/,
     );
     assert.match(
       bindProblem("10.9.9.9", 22001, sysError("EADDRNOTAVAIL")),
-      /^--bind 10\.9\.9\.9: not an address of this host/,
+      /^cannot listen on 10\.9\.9\.9:22001: --bind 10\.9\.9\.9 is not an address of this host/,
     );
   });
 
