@@ -182,7 +182,10 @@ export class Applier {
           return;
         }
         await this.makeRoom(need, abs, cur, local);
-        await mkdir(abs, { mode: t.mode });
+        await mkdir(abs, { mode: t.mode }).catch(async (err: NodeJS.ErrnoException) => {
+          // A concurrent pull of a file inside this directory may have created it as a parent already.
+          if (err.code !== "EEXIST" || !(await lstat(abs)).isDirectory()) throw err;
+        });
         await chmod(abs, t.mode);
         return;
       case "symlink": {
