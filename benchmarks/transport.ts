@@ -16,7 +16,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { defaultPacketSize } from "../src/transport/packet-size.js";
-import type { PeerAddress } from "../src/transport/types.js";
+import type { ConnectionStats, PeerAddress } from "../src/transport/types.js";
 import type { FromPeer, PeerConfig, PeerRole, ToPeer } from "./transport-ipc.js";
 import { MiB, parseSize, TCP_WRITE_BYTES } from "./transport-payload.js";
 
@@ -58,6 +58,8 @@ interface PhaseResult {
   /** CPU time (user + system) of each end; unlike throughput, barely affected by other load. */
   senderCpuMs: number;
   receiverCpuMs: number;
+  /** The sender's connection at the end (UDP only): what its congestion controller had settled on. */
+  connection: ConnectionStats | null;
   relayStats: string | null;
 }
 
@@ -314,6 +316,7 @@ async function runPhase(transport: "udp" | "tcp", opts: BenchOptions, base: numb
         retransmitted: senderDone.endpoint?.packetsRetransmitted ?? 0,
         packetsSent: senderDone.endpoint?.packetsSent ?? 0,
         senderCpuMs: senderDone.cpuMs,
+        connection: senderDone.connection,
         receiverCpuMs: receiverDone.cpuMs,
         relayStats,
       };
@@ -385,6 +388,13 @@ async function main(): Promise<void> {
           `(${((100 * udp.retransmitted) / Math.max(1, udp.packetsSent)).toFixed(2)} %)`,
       );
       console.log(`  ${cpuSummary(udp, opts.size)}`);
+      const c = udp.connection;
+      if (c !== null) {
+        console.log(
+          `  sender's connection at the end: srtt ${c.srttMs.toFixed(2)} ms, cwnd ${c.cwndPackets.toFixed(0)} packets, ` +
+            `pacing ${c.pacingRateMBps.toFixed(0)} MB/s, bandwidth estimate ${c.bandwidthMBps.toFixed(0)} MB/s`,
+        );
+      }
       if (udp.relayStats !== null) console.log(`  relay: ${udp.relayStats}`);
       console.log(
         `TCP baseline: ${tcp.seconds.toFixed(3)} s = ${tcpMBps.toFixed(1)} MB/s (${TCP_WRITE_BYTES} B writes)`,
