@@ -16,6 +16,9 @@ export function encodeBoundedText(s: string, max: number): Uint8Array {
   return bytes.subarray(0, end);
 }
 
+// Control characters (newlines above all) would let a peer forge extra lines in our log.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
 export function decodeText(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
+  return decoder.decode(bytes).replace(CONTROL, "\uFFFD");
 }
