@@ -17,7 +17,7 @@ export function encodeBoundedText(s: string, max: number): Uint8Array {
 }
 
 // Control characters (newlines above all) would let a peer forge extra lines in our log.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL = /\p{Cc}/gu;
 
 export function decodeText(bytes: Uint8Array): string {
   return decoder.decode(bytes).replace(CONTROL, "\uFFFD");
