@@ -11,6 +11,7 @@
  * same fate for the same sequence of datagrams, and changing one knob leaves the others' patterns alone.
  */
 import { createSocket, type Socket } from "node:dgram";
+import { isIPv4 } from "node:net";
 import { type Clock, systemClock, type TimerHandle } from "../../src/util/clock.js";
 
 export interface SocketAddress {
@@ -394,12 +395,25 @@ export interface Relay {
 
 const defaultBufferSize = 4 * 1024 * 1024;
 
+/**
+ * Every address the relay uses is an IPv4 literal (checked in startRelay). The default lookup
+ * (dns.lookup) would answer even a literal on the next tick, deferring each forwarded datagram.
+ */
+function literalLookup(
+  host: string,
+  _options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, host, 4);
+}
+
 function bind(address: SocketAddress, bufferSize: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({
       type: "udp4",
       recvBufferSize: bufferSize,
       sendBufferSize: bufferSize,
+      lookup: literalLookup,
     });
     const onError = (err: Error) => {
       socket.close();
@@ -430,6 +444,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const aToBConditions = { ...perfectLink, ...base, ...opts.aToB };
   const bToAConditions = { ...perfectLink, ...base, ...opts.bToA };
   // Validate before binding, so a bad option cannot leak open sockets.
+  for (const [name, address] of [
+    ["a", opts.a],
+    ["b", opts.b],
+    ["target", opts.target],
+  ] as const) {
+    if (!isIPv4(address.host))
+      throw new RangeError(`${name}.host must be an IPv4 address, got ${address.host}`);
+  }
   checkConditions(aToBConditions);
   checkConditions(bToAConditions);
   const blackouts = new BlackoutSchedule(clock.now());

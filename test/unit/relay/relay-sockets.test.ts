@@ -134,6 +134,17 @@ describe("relay start-up", () => {
     await relay.close();
   });
 
+  it("refuses host names, whose lookup would defer every datagram", async () => {
+    await assert.rejects(
+      startRelay({
+        a: { host: "localhost", port: base + 4 },
+        b: { host: "127.0.0.11", port: base + 5 },
+        target: { host: "127.0.0.13", port: base + 6 },
+      }),
+      RangeError,
+    );
+  });
+
   it("refuses probabilities outside [0, 1]", async () => {
     await assert.rejects(
       startRelay({
