@@ -17,6 +17,7 @@ import {
   PacketType,
   PROTOCOL_VERSION,
 } from "../wire/header.js";
+import { primeAllocator } from "./allocator-priming.js";
 import { type ConnectionHost, ConnectionImpl } from "./connection.js";
 import { type ConnectionSetup, type HandshakeHost, Handshaker, toHex } from "./handshake.js";
 import { LogLimiter } from "./log-limiter.js";
@@ -60,6 +61,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   static async open(opts: EndpointOptions): Promise<Endpoint> {
     validate(opts);
+    primeAllocator();
     const socket = createSocket({
       type: "udp4",
       recvBufferSize: SOCKET_BUFFER_BYTES,
