@@ -7,7 +7,7 @@
  *
  * Prints `{"ready":true,"a":{…},"b":{…}}` once both sockets are bound (or `{"error":"…"}`, exit 2).
  * The relay lives as long as its stdin stays open (so it cannot outlive a parent that dies), then
- * prints `{"stats":{…}}` and exits.
+ * prints `{"stats":{…},"cpuMs":…}` (its CPU time, user + system) and exits.
  */
 import { parseArgs } from "node:util";
 import { type LinkConditions, type SocketAddress, startRelay } from "./relay.js";
@@ -79,8 +79,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     const stats = relay.stats();
+    const cpu = process.cpuUsage();
     await relay.close();
-    process.stdout.write(`${JSON.stringify({ stats })}\n`);
+    process.stdout.write(`${JSON.stringify({ stats, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
     process.exit(0);
   };
   process.stdin.on("end", stop);
