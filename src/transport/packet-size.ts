@@ -1,16 +1,18 @@
 /**
  * Datagram size choice. On loopback there is no MTU to respect (the kernel carries 64 KiB datagrams) and
- * per-datagram CPU dominates: 32000-byte datagrams paced at ~1 GB/s cost 8–11 µs each to receive,
- * whereas 65000-byte ones cost 28–40 µs and overflow the receive buffer sooner. On a real network a
- * datagram above the path MTU is IP-fragmented, and losing any fragment loses the whole datagram, so
- * 1400 bytes (1500 Ethernet MTU minus IP/UDP headers and tunnel headroom) is the safe choice.
- * See docs/PROTOCOL.md, "Packet size".
+ * per-datagram CPU dominates (a send or receive costs about the same at 32000 and at 65000 bytes), so
+ * the largest datagram that fits loopback's 65536-byte MTU with IP and UDP headers, 65000 bytes, costs
+ * the least per byte. Datagrams above 32 KiB used to cost 3–5 times more to receive: glibc kept
+ * trimming the heap that Node's per-datagram buffers live in, and every datagram faulted in fresh
+ * pages; allocator-priming.ts removed that. On a real network a datagram above the path MTU is
+ * IP-fragmented, and losing any fragment loses the whole datagram, so 1400 bytes (1500 Ethernet MTU
+ * minus IP/UDP headers and tunnel headroom) is the safe choice. See docs/PROTOCOL.md, "Packet size".
  */
 import { isIPv4 } from "node:net";
 import { MIN_PACKET_SIZE } from "../wire/handshake.js";
 import { MAX_DATAGRAM } from "../wire/header.js";
 
-export const LOOPBACK_PACKET_SIZE = 32000;
+export const LOOPBACK_PACKET_SIZE = 65000;
 export const NETWORK_PACKET_SIZE = 1400;
 
 /** Packet size for a peer: `override` if given (validated), else by whether the peer is on 127/8. */

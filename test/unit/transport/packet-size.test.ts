@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { defaultPacketSize } from "../../../src/transport/packet-size.js";
 
-test("loopback peers get 32000-byte datagrams, others an MTU-safe 1400", () => {
-  assert.equal(defaultPacketSize("127.0.0.3"), 32000);
-  assert.equal(defaultPacketSize("127.255.1.2"), 32000);
+test("loopback peers get 65000-byte datagrams, others an MTU-safe 1400", () => {
+  assert.equal(defaultPacketSize("127.0.0.3"), 65000);
+  assert.equal(defaultPacketSize("127.255.1.2"), 65000);
   assert.equal(defaultPacketSize("10.0.0.1"), 1400);
   assert.equal(defaultPacketSize("128.0.0.1"), 1400);
 });
