@@ -189,7 +189,7 @@ interface Change {
   /** Makes the change appear in A's share: this is when the clock starts. */
   act: () => Promise<void>;
   /** Called at every poll while waiting for B; the resume case kills and restarts B from here. */
-  meanwhile?: (phases: LeftPhases, result: CaseResult) => Promise<void>;
+  meanwhile?: (phases: LeftPhases, result: CaseResult, elapsedS: number) => Promise<void>;
 }
 
 async function measure(pair: LeftPair, change: Change, opts: LeftOptions): Promise<CaseResult> {
@@ -225,7 +225,7 @@ async function measure(pair: LeftPair, change: Change, opts: LeftOptions): Promi
       phases.poll(now);
       const st = fileState(target);
       if (st !== null && st.size === change.size && st.ino !== previous?.ino) return now;
-      await change.meanwhile?.(phases, result);
+      await change.meanwhile?.(phases, result, (now - t0) / 1000);
       return null;
     },
     deadline,
@@ -264,17 +264,22 @@ async function measure(pair: LeftPair, change: Change, opts: LeftOptions): Promi
   return finish(result);
 }
 
-/** Kills B (SIGKILL) once half of the file is in its tmp file, and restarts it at once. */
+/**
+ * Kills B (SIGKILL) once half of the file is in its tmp file and restarts it at once; then notes when the
+ * new B reports the connection (restart cost: start-up, key stretching, handshake, index exchange).
+ */
 function killHalfway(pair: LeftPair, size: number): Change["meanwhile"] {
-  let killed = false;
-  return async (phases, result) => {
-    if (killed) return;
-    const written = phases.tmpAllocated();
-    if (written < size / 2) return;
-    killed = true;
-    await pair.b.kill();
-    result.resume = { killedAtBytes: written, sentRatio: 0 };
-    await pair.b.start();
+  return async (phases, result, elapsed) => {
+    const r = result.resume;
+    if (r === undefined) {
+      const written = phases.tmpAllocated();
+      if (written < size / 2) return;
+      await pair.b.kill();
+      result.resume = { killedAtBytes: written, killedAtSec: elapsed, reconnectedAtSec: null, sentRatio: 0 };
+      await pair.b.start();
+    } else if (r.reconnectedAtSec === null && pair.b.status()?.peers[0]?.connected) {
+      r.reconnectedAtSec = elapsed;
+    }
   };
 }
 

@@ -51,8 +51,12 @@ export interface CaseResult {
   cpuSec?: { a: CpuTimes; b: CpuTimes };
   /** LEFT: seconds after the change at which each step was first seen (see sync-phases.ts). */
   phases?: Record<string, number | null>;
-  /** LEFT resume: where B was killed and what the sender sent in total, relative to the file. */
-  resume?: { killedAtBytes: number; sentRatio: number };
+  /**
+   * LEFT resume: bytes in B's tmp file and seconds after the change when B was killed, when the
+   * restarted B reported the connection (status.json, ≤ 0.5 s late), and what A sent in total relative
+   * to the file.
+   */
+  resume?: { killedAtBytes: number; killedAtSec: number; reconnectedAtSec: number | null; sentRatio: number };
 }
 
 function round(x: number | null, digits: number): number | null {
@@ -85,6 +89,14 @@ export function finish(r: CaseResult): CaseResult {
   if (r.cpuSec !== undefined) {
     const c = (t: CpuTimes) => ({ total: round(t.total, 2)!, main: round(t.main, 2)! });
     r.cpuSec = { a: c(r.cpuSec.a), b: c(r.cpuSec.b) };
+  }
+  if (r.resume !== undefined) {
+    const { killedAtSec, reconnectedAtSec, sentRatio } = r.resume;
+    Object.assign(r.resume, {
+      killedAtSec: round(killedAtSec, 3),
+      reconnectedAtSec: round(reconnectedAtSec, 3),
+      sentRatio: round(sentRatio, 4),
+    });
   }
   if (r.phases !== undefined) {
     r.phases = Object.fromEntries(Object.entries(r.phases).map(([k, v]) => [k, round(v, 3)]));
