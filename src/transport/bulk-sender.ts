@@ -31,7 +31,6 @@ export interface BulkPick {
   message: BulkOutbound | null;
   offset: number;
   length: number;
-  headerSize: number;
   /** The range was sent before and declared lost. */
   retransmit: boolean;
 }
@@ -133,7 +132,6 @@ export class BulkSender {
     pick.message = m;
     pick.offset = offset;
     pick.length = length;
-    pick.headerSize = header;
     return true;
   }
 

@@ -36,6 +36,7 @@ import type { Connection, ConnectionStats, HandshakeRole, PacketProtection } fro
 export const MAX_ACK_DELAY_MS = 1;
 /** Below this much room a data frame is not worth its header. */
 const MIN_DATA_ROOM = 64;
+/** Floor of the congestion window, and of the receive-buffer cap on it. */
 const MIN_CWND_PACKETS = 4;
 /** Probe packets sent when a probe timeout fires (RFC 9002 §6.2.4). */
 const PROBES_PER_TIMEOUT = 2;
@@ -142,14 +143,8 @@ export class ConnectionImpl implements Connection, LossListener {
   private readonly datagrams: DatagramRing;
   /** The datagram's parts as handed to the host; valid only during the call. */
   private readonly sendParts: Uint8Array[] = [];
-  private readonly streamPick: StreamPick = { offset: 0, length: 0, headerSize: 0, retransmit: false };
-  private readonly bulkPick: BulkPick = {
-    message: null,
-    offset: 0,
-    length: 0,
-    headerSize: 0,
-    retransmit: false,
-  };
+  private readonly streamPick: StreamPick = { offset: 0, length: 0, retransmit: false };
+  private readonly bulkPick: BulkPick = { message: null, offset: 0, length: 0, retransmit: false };
 
   private packetsSent = 0;
   private packetsReceived = 0;

@@ -13,7 +13,6 @@ const COALESCE_LIMIT = 1024;
 export interface StreamPick {
   offset: number;
   length: number;
-  headerSize: number;
   /** The range was sent before and declared lost. */
   retransmit: boolean;
 }
@@ -68,7 +67,6 @@ export class StreamSender {
     else this.sent += length;
     pick.offset = offset;
     pick.length = length;
-    pick.headerSize = header;
     pick.retransmit = retransmit;
     return true;
   }

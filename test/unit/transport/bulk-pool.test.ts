@@ -102,7 +102,7 @@ test("the bulk sender holds a pooled message until it is acknowledged or the con
   s.enqueue(b);
   pool.release(a);
   pool.release(b);
-  const pick: BulkPick = { message: null, offset: 0, length: 0, headerSize: 0, retransmit: false };
+  const pick: BulkPick = { message: null, offset: 0, length: 0, retransmit: false };
   while (s.next(1000, pick));
   assert.equal(pool.stats().idleBytes, 0, "both still held for retransmission");
   s.onAcked(ma, 0, 100);

@@ -6,7 +6,7 @@ import { type BulkPick, BulkSender } from "../../../src/transport/bulk-sender.js
 import { BULK_MESSAGE_CHARGE, BULK_WINDOW } from "../../../src/transport/flow-control.js";
 import { MAX_BULK_MESSAGE } from "../../../src/wire/frames.js";
 
-const pick = (): BulkPick => ({ message: null, offset: 0, length: 0, headerSize: 0, retransmit: false });
+const pick = (): BulkPick => ({ message: null, offset: 0, length: 0, retransmit: false });
 
 interface Fragment {
   id: number;

@@ -5,8 +5,9 @@ import { MAX_MESSAGE, STREAM_WINDOW } from "../../../src/transport/flow-control.
 import { MessageAssembler } from "../../../src/transport/message-assembler.js";
 import { StreamReceiver } from "../../../src/transport/stream-receiver.js";
 import { type StreamPick, StreamSender } from "../../../src/transport/stream-sender.js";
+import { streamHeaderSize } from "../../../src/wire/frames.js";
 
-const pick = (): StreamPick => ({ offset: 0, length: 0, headerSize: 0, retransmit: false });
+const pick = (): StreamPick => ({ offset: 0, length: 0, retransmit: false });
 
 function bytesOf(sender: StreamSender, p: StreamPick): Uint8Array {
   const out = new Uint8Array(p.length + 2).fill(0xee);
@@ -23,7 +24,7 @@ test("messages become length-prefixed stream bytes, sliced to fit the room", () 
   const p = pick();
   assert.ok(s.next(10, p));
   assert.equal(p.offset, 0);
-  assert.equal(p.length + p.headerSize, 10);
+  assert.equal(p.length + streamHeaderSize(p.offset, p.length), 10);
   assert.deepEqual([...bytesOf(s, p)], [0, 0, 0, 3, 1, 2, 3, 0].slice(0, p.length));
   const frames: Uint8Array[] = [bytesOf(s, p)];
   while (s.next(700, p)) frames.push(bytesOf(s, p));
