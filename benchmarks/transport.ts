@@ -101,6 +101,7 @@ function parseOptions(argv: string[]): BenchOptions {
     values["packet-size"] === undefined ? undefined : Number(values["packet-size"]),
   );
   const window = nonNegative("window", values.window, Math.ceil(DEFAULT_WINDOW_BYTES / packetSize));
+  if (!Number.isInteger(window) || window < 1) throw new Error(`--window must be a whole number of packets`);
   const knobs: RelayKnobs = {
     loss: probability("loss", values.loss),
     duplicate: probability("duplicate", values.duplicate),
@@ -352,7 +353,14 @@ async function runPhaseOnFreePorts(transport: "udp" | "tcp", opts: BenchOptions)
 }
 
 async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench:transport: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 2;
+    return;
+  }
   const loss = opts.relay?.loss ?? 0;
   const line: Record<string, number | boolean | string | null> = {
     bytes: opts.size,
