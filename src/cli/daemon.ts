@@ -115,7 +115,7 @@ async function serve(o: RunOptions, log: ProblemLog, progress: Progress | null):
     dir: o.dir,
     db,
     folder,
-    digestOf: async (abs) => (await pool.hashFile(abs, chunk)).digest,
+    digestOf: (abs) => pool.sha256File(abs),
     log,
     budgetBytes: pullBudget(window, packetSize),
     compress: o.compress,

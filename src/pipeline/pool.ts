@@ -66,6 +66,14 @@ function tracked<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
+async function regularFileSize(absPath: string): Promise<number> {
+  const st = await stat(absPath).catch((err: NodeJS.ErrnoException) => {
+    throw new HashError(err.code ?? "EUNKNOWN", err.message);
+  });
+  if (!st.isFile()) throw new HashError("ENOTFILE", `${absPath} is not a regular file`);
+  return st.size;
+}
+
 export class BlockPool {
   private readonly wholeFileLimit: number;
   private readonly segmentSize: number;
@@ -106,13 +114,17 @@ export class BlockPool {
    */
   async hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile> {
     validateChunkParams(params);
-    const st = await stat(absPath).catch((err: NodeJS.ErrnoException) => {
-      throw new HashError(err.code ?? "EUNKNOWN", err.message);
-    });
-    if (!st.isFile()) throw new HashError("ENOTFILE", `${absPath} is not a regular file`);
-    const size = st.size;
+    const size = await regularFileSize(absPath);
     if (size <= this.wholeFileLimit) return this.hashSmall(absPath, size, params);
     return this.hashLarge(absPath, size, params, signal);
+  }
+
+  /**
+   * SHA-256 (hex) of the whole file, nothing else: what a receiver checks an assembled file against. One
+   * sequential task, far cheaper than hashFile's chunking and block hashes. Rejects with HashError.
+   */
+  async sha256File(absPath: string): Promise<string> {
+    return this.run({ kind: "sha256", path: absPath, size: await regularFileSize(absPath) });
   }
 
   private hashSmall(path: string, size: number, params: ChunkParams): Promise<HashedFile> {

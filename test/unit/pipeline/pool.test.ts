@@ -161,6 +161,23 @@ test("aborting stops hashing a big file early, and the pool stays usable", async
   assert.deepEqual(await pool.hashFile(path, p), direct(data, p));
 });
 
+test("sha256File is the whole-file digest alone, for empty, small and multi-read files", async () => {
+  for (const size of [0, 1, 70_000, (4 << 20) + 3]) {
+    const data = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
+    const expected = createHash("sha256").update(data).digest("hex");
+    assert.equal(await pool.sha256File(writeTemp(data)), expected, `size ${size}`);
+  }
+  await assert.rejects(
+    pool.sha256File(join(dir, "missing")),
+    (e) => e instanceof HashError && e.code === "ENOENT",
+  );
+  mkdirSync(join(dir, "sha-dir"));
+  await assert.rejects(
+    pool.sha256File(join(dir, "sha-dir")),
+    (e) => e instanceof HashError && e.code === "ENOTFILE",
+  );
+});
+
 test("failures reject with a typed HashError", async () => {
   const p = chunkParams(1024);
   await assert.rejects(
