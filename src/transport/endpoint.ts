@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import { type Clock, systemClock, systemRandom } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { DecodeError } from "../wire/errors.js";
-import { DEVICE_ID_SIZE, MIN_PACKET_SIZE } from "../wire/handshake.js";
+import { DEVICE_ID_SIZE, MIN_PACKET_SIZE, vetForeignVersion } from "../wire/handshake.js";
 import {
   decodeHeader,
   MAX_DATAGRAM,
@@ -165,7 +165,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     const header = decodeHeader(msg);
     if (header instanceof DecodeError) {
-      this.onMalformed(slot, header);
+      this.onMalformed(slot, vetForeignVersion(msg, header));
       return;
     }
     const now = this.clock.now();

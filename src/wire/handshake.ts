@@ -165,16 +165,30 @@ export function decodeClosePacket(datagram: Uint8Array): string | DecodeError {
   return decodeText(text);
 }
 
+/**
+ * Vets a header that names another protocol version (`error`, from decodeHeader) against the datagram's
+ * CRC-32 trailer. A peer of another version first shows itself by its INIT, and control packets keep the
+ * trailer across versions, so a version worth reporting comes in an intact datagram. A foreign version
+ * byte in a datagram whose trailer does not match is damage (one flipped bit turns version 1 into 33):
+ * it is returned as a checksum error, to be dropped as corrupt rather than reported as a peer's version.
+ */
+export function vetForeignVersion(datagram: Uint8Array, error: DecodeError): DecodeError {
+  if (error.kind !== "unknown-version" || checksumMatches(datagram)) return error;
+  return new DecodeError("checksum", `corrupt datagram: reads as protocol version ${error.version}`);
+}
+
+function checksumMatches(datagram: Uint8Array): boolean {
+  const end = datagram.length - CHECKSUM_SIZE;
+  return end >= 0 && crc32(datagram.subarray(0, end)) === readU32(datagram, end);
+}
+
 /** Verifies the CRC trailer and returns a reader over the body between header and trailer. */
 function checkedBody(datagram: Uint8Array): ByteReader | DecodeError {
   if (datagram.length < HEADER_SIZE + CHECKSUM_SIZE) {
     return new DecodeError("truncated", "control packet shorter than header and checksum");
   }
-  const end = datagram.length - CHECKSUM_SIZE;
-  if (crc32(datagram.subarray(0, end)) !== readU32(datagram, end)) {
-    return new DecodeError("checksum", "control packet checksum mismatch");
-  }
-  return new ByteReader(datagram, HEADER_SIZE, end);
+  if (!checksumMatches(datagram)) return new DecodeError("checksum", "control packet checksum mismatch");
+  return new ByteReader(datagram, HEADER_SIZE, datagram.length - CHECKSUM_SIZE);
 }
 
 function sealChecksum(datagram: Uint8Array): Uint8Array {

@@ -19,8 +19,10 @@ import {
   type SecurityProvider,
 } from "../../../src/transport/types.js";
 import { memoryLogger } from "../../../src/util/log.js";
+import { encodeClosePacket } from "../../../src/wire/handshake.js";
 import { encodeHeader, PacketType } from "../../../src/wire/header.js";
 import { startRelay } from "../../helpers/relay.js";
+import { withVersion } from "../wire/arbitraries.js";
 
 const A_HOST = "127.0.0.30";
 const B_HOST = "127.0.0.31";
@@ -270,8 +272,7 @@ describe("endpoint", () => {
     await new Promise<void>((r) => stranger.bind(0, "127.0.0.36", r));
     try {
       const sa = await side(a, b);
-      const future = encodeHeader({ type: PacketType.Data, connectionId: 1, packetNumber: 1 });
-      future[2] = 2;
+      const future = withVersion(encodeClosePacket(1, "hello from version 2"), 2);
       for (let i = 0; i < 5; i++) {
         peer.send(future, a.port, a.host);
         stranger.send(future, a.port, a.host);
@@ -283,6 +284,26 @@ describe("endpoint", () => {
     } finally {
       peer.close();
       stranger.close();
+    }
+  });
+
+  it("drops a datagram whose version byte was damaged as corrupt, not as another version", async () => {
+    const [a, b] = addresses();
+    const peer: Socket = createSocket("udp4");
+    await new Promise<void>((r) => peer.bind(b.port, b.host, r));
+    try {
+      const sa = await side(a, b);
+      const damaged = encodeClosePacket(1, "bye");
+      damaged[2] = damaged[2]! ^ 0x20;
+      const data = encodeHeader({ type: PacketType.Data, connectionId: 1, packetNumber: 1 });
+      data[2] = 33;
+      peer.send(damaged, a.port, a.host);
+      peer.send(data, a.port, a.host);
+      await until(() => sa.endpoint.stats().malformed === 2, 2000);
+      assert.ok(logged(sa, new RegExp(`^peer ${B_HOST}:${b.port}: dropped datagram \\(checksum: corrupt`)));
+      assert.equal(sa.log.records.filter((r) => /protocol version \d+, we speak/.test(r.message)).length, 0);
+    } finally {
+      peer.close();
     }
   });
 });

@@ -1,4 +1,5 @@
 /** fast-check generators of valid wire values, shared by the codec property tests. */
+import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import type { AckFrame, AckRange, Frame } from "../../../src/wire/frames.js";
 import { FrameType, MAX_ACK_RANGES, MAX_BULK_MESSAGE } from "../../../src/wire/frames.js";
@@ -112,4 +113,16 @@ export function arbMutated(valid: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8A
     }
     return out;
   });
+}
+
+/**
+ * A copy of control packet `datagram` as a peer speaking protocol `version` would send it: version byte
+ * changed and the CRC-32 trailer recomputed, so that only the version differs from an intact packet.
+ */
+export function withVersion(datagram: Uint8Array, version: number): Uint8Array {
+  const out = datagram.slice();
+  out[2] = version;
+  const end = out.length - 4;
+  new DataView(out.buffer).setUint32(end, crc32(out.subarray(0, end)));
+  return out;
 }

@@ -11,9 +11,10 @@ import {
   encodeHandshake,
   encodeHandshakeFields,
   MAX_PROOF_SIZE,
+  vetForeignVersion,
 } from "../../../src/wire/handshake.js";
 import { decodeHeader, HEADER_SIZE, PacketType } from "../../../src/wire/header.js";
-import { arbHandshakeBody, arbMutated } from "./arbitraries.js";
+import { arbHandshakeBody, arbMutated, withVersion } from "./arbitraries.js";
 
 test("handshake bodies round-trip inside a checksummed datagram", () => {
   fc.assert(
@@ -64,6 +65,43 @@ test("any flipped bit is caught by the checksum or a field check", () => {
       assert.ok(decodeHandshake(datagram) instanceof DecodeError);
     }),
     { numRuns: 300 },
+  );
+});
+
+test("a foreign version byte is believed only in a datagram whose checksum holds", () => {
+  const init = encodeHandshake(PacketType.Init, 0, 0, {
+    deviceId: new Uint8Array(16),
+    sessionId: new Uint8Array(16),
+    nonce: new Uint8Array(32),
+    connectionId: 9,
+    capabilities: 0,
+    encrypted: false,
+    maxPacketSize: 1400,
+    proof: new Uint8Array(0),
+  });
+  const vetted = (datagram: Uint8Array) => {
+    const header = decodeHeader(datagram);
+    assert.ok(header instanceof DecodeError);
+    return vetForeignVersion(datagram, header);
+  };
+
+  const flipped = init.slice();
+  flipped[2] = flipped[2]! ^ 0x20;
+  const corrupt = vetted(flipped);
+  assert.equal(corrupt.kind, "checksum");
+  assert.match(corrupt.message, /corrupt datagram: reads as protocol version 33/);
+
+  const genuine = vetted(withVersion(init, 2));
+  assert.equal(genuine.kind, "unknown-version");
+  assert.equal(genuine.version, 2);
+
+  assert.equal(vetted(Uint8Array.from([0x4c, 0x46, 2])).kind, "checksum", "too short to carry a trailer");
+  const other = decodeHeader(Uint8Array.from([0x4d, 0x46, 1]));
+  assert.ok(other instanceof DecodeError);
+  assert.equal(
+    vetForeignVersion(Uint8Array.from([0x4d, 0x46, 1]), other),
+    other,
+    "other errors pass as they are",
   );
 });
 
