@@ -46,6 +46,8 @@ const CAPABILITIES = 0;
 const EMPTY = new Uint8Array(0);
 const LOG_INTERVAL_MS = 10_000;
 const TRANSCRIPT_LABEL = new TextEncoder().encode("LEFT handshake v1");
+/** The reason a proof that does not verify is refused with, as the CLOSE packet carries it. */
+const WRONG_KEY = "wrong key";
 
 export interface HandshakeOptions {
   clock: Clock;
@@ -178,7 +180,7 @@ export class Handshaker {
     if (!this.acceptable(slot, body, now)) return;
     const transcript = transcriptOf(dial.body, body);
     if (!this.opts.security.verify("responder", transcript, body.proof)) {
-      this.refuse(slot, body.connectionId, "wrong key", now);
+      this.refuse(slot, body.connectionId, WRONG_KEY, now);
       return;
     }
     const confirm = encodeConfirm(body.connectionId, 0, this.opts.security.prove("initiator", transcript));
@@ -216,7 +218,7 @@ export class Handshaker {
     }
     if (!this.opts.security.verify("initiator", pending.transcript, proof)) {
       this.dropResponder(slot);
-      this.refuse(slot, pending.init.connectionId, "wrong key", now);
+      this.refuse(slot, pending.init.connectionId, WRONG_KEY, now);
       return;
     }
     slot.responder = null;
@@ -235,7 +237,10 @@ export class Handshaker {
     this.host.up(slot, conn, now);
   }
 
-  /** A peer refused our handshake. Unauthenticated: it is logged, but it changes nothing. */
+  /**
+   * A peer refused our handshake. Unauthenticated: it is logged (at the refusing side's level, as the
+   * same problem), but it changes nothing.
+   */
   onClosePacket(slot: PeerSlot, datagram: Uint8Array, now: number): void {
     const reason = decodeClosePacket(datagram);
     if (reason instanceof DecodeError) {
@@ -243,7 +248,11 @@ export class Handshaker {
       return;
     }
     if (this.limiter.allow(`refused-by ${slot.key}`, now, LOG_INTERVAL_MS)) {
-      this.opts.log.log("warn", "transport.refused", `peer ${slot.key} refused the handshake: ${reason}`);
+      this.opts.log.log(
+        "error",
+        "transport.refused",
+        `peer ${slot.key} refused the handshake: ${explained(reason)}`,
+      );
     }
   }
 
@@ -329,7 +338,7 @@ export class Handshaker {
   /** Logs why we refuse a peer's handshake and tells it (rate-limited, both ways). */
   private refuse(slot: PeerSlot, peerCid: number, reason: string, now: number): void {
     if (!this.limiter.allow(`refuse ${slot.key} ${reason}`, now, LOG_INTERVAL_MS)) return;
-    this.opts.log.log("error", "transport.refused", `peer ${slot.key}: ${reason}`);
+    this.opts.log.log("error", "transport.refused", `peer ${slot.key}: ${explained(reason)}`);
     this.host.send(slot, encodeClosePacket(peerCid, reason));
   }
 
@@ -343,6 +352,14 @@ export class Handshaker {
       }
     }
   }
+}
+
+/**
+ * A refusal's reason as both sides log it: the side that checked the proof and the side told by its
+ * CLOSE then say the same about a wrong key, so either log alone tells the user what to fix.
+ */
+function explained(reason: string): string {
+  return reason === WRONG_KEY ? `${WRONG_KEY} (the peer's key differs from ours)` : reason;
 }
 
 export function transcriptOf(init: HandshakeBody, initAck: HandshakeBody): Uint8Array {

@@ -318,7 +318,22 @@ test("mismatched encryption and wrong keys are refused with a log line and a CLO
   const keys = pair({ securityA: keyed(1), securityB: keyed(2) });
   keys.a.handshaker.start();
   keys.flush();
-  assert.ok(keys.a.log.records.some((r) => r.message === `peer ${B.host}:${B.port}: wrong key`));
+  const refusals = (side: typeof keys.a) => side.log.records.filter((r) => r.event === "transport.refused");
+  assert.deepEqual(
+    refusals(keys.a).map((r) => [r.level, r.message]),
+    [["error", `peer ${B.host}:${B.port}: wrong key (the peer's key differs from ours)`]],
+    "the side that checked the proof",
+  );
+  assert.deepEqual(
+    refusals(keys.b).map((r) => [r.level, r.message]),
+    [
+      [
+        "error",
+        `peer ${A.host}:${A.port} refused the handshake: wrong key (the peer's key differs from ours)`,
+      ],
+    ],
+    "the side told by the CLOSE says the same, at the same level",
+  );
   assert.equal(keys.a.opened.length + keys.b.opened.length, 0);
   assert.ok(keys.b.typesSent().includes(PacketType.InitAck));
   assert.ok(keys.a.typesSent().includes(PacketType.Close));
