@@ -286,7 +286,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     slot.confirming = null;
     this.handshake.connected(slot);
     slot.conn = conn;
-    this.log.log("info", "transport.peer-up", `peer ${slot.key} up`, {
+    // Debug: the layer above (the sync engine) announces the peer to the user; this line adds the role.
+    this.log.log("debug", "transport.peer-up", `peer ${slot.key} up`, {
       device: conn.deviceId,
       role: conn.role,
     });
@@ -327,7 +328,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (slot.confirming === conn) slot.confirming = null;
     if (slot.conn === conn) {
       slot.conn = null;
-      this.log.log("info", "transport.peer-down", `peer ${slot.key} down: ${reason}`, {
+      this.log.log("debug", "transport.peer-down", `peer ${slot.key} down: ${reason}`, {
         device: conn.deviceId,
       });
       this.emit("peerDown", conn, reason);

@@ -119,6 +119,20 @@ describe("endpoint", () => {
     assert.equal(sa.endpoint.stats().strangers, 0);
   });
 
+  it("logs peer up and down at debug level only: announcing them to the user is the sync layer's", async () => {
+    const [sa, sb] = await pair();
+    await sb.endpoint.close();
+    await until(() => sa.endpoint.connections().length === 0, 2000);
+    const transitions = sa.log.records.filter((r) => /^peer \S+ (up|down)\b/.test(r.message));
+    assert.deepEqual(
+      transitions.map((r) => [r.level, r.event]),
+      [
+        ["debug", "transport.peer-up"],
+        ["debug", "transport.peer-down"],
+      ],
+    );
+  });
+
   it("recycles pooled bulk buffers on both sides without ever corrupting a message", async () => {
     const [sa, sb, ca] = await pair();
     const count = 60;
