@@ -1,10 +1,12 @@
 /**
  * Command-line parsing: turns argv into a validated command, or a one-line usage error naming the flag.
- * Nothing here touches the network or the share; the only I/O is reading --key-file, so that a bad key
- * is a usage error (exit 2) before anything starts.
+ * Nothing here touches the network or the share; the only I/O is reading --key-file and asking which
+ * file system --dir is on, so that a bad key or an impossible folder is a usage error (exit 2) before
+ * anything starts.
  */
+import { existsSync, statfsSync } from "node:fs";
 import { isIPv4 } from "node:net";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AEAD_BACKENDS, type AeadBackend } from "../crypto/aead.js";
 import { KeyError, type KeyErrorCode, type ResolvedKey, resolveKey } from "../crypto/key.js";
@@ -107,6 +109,31 @@ function parsePeers(value: string): PeerAddress[] {
   return peers;
 }
 
+/**
+ * Kernel pseudo file systems by statfs type: no folder can be created in them. procfs answers mkdir with
+ * ENOENT although the parent exists, on which Node's recursive mkdir (the daemon's first step) retries
+ * forever, so such a --dir must be refused before the daemon starts.
+ */
+const PSEUDO_FILE_SYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, "proc"],
+  [0x62656572, "sysfs"],
+]);
+
+/** Why no share can live at `dir` (absolute), or null; problems the daemon reports itself pass as null. */
+function impossibleShare(dir: string): string | null {
+  let existing = dir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  let type: number;
+  try {
+    type = statfsSync(existing).type;
+  } catch {
+    return null;
+  }
+  const fs = PSEUDO_FILE_SYSTEMS.get(type);
+  if (fs === undefined) return null;
+  return `--dir ${dir}: ${existing} is on the kernel's ${fs} file system, where no folder can be created: choose a folder on a disk`;
+}
+
 const EXAMPLES = `
 Examples:
   # Two hosts keeping ~/share identical (run the mirror image on 192.0.2.11):
@@ -182,11 +209,14 @@ const KEY_ERROR_FLAG: Partial<Record<KeyErrorCode, string>> = {
 function toRunOptions(raw: RawRunOptions, env: CliIo["env"]): RunOptions {
   if (raw.dir === undefined) throw new UsageError("required option '--dir <folder>' not specified");
   if (raw.ip === undefined) throw new UsageError("required option '--ip <peer>[,<peer>...]' not specified");
+  const dir = resolve(raw.dir);
+  const dirProblem = impossibleShare(dir);
+  if (dirProblem !== null) throw new UsageError(dirProblem);
   const keyInputs = { key: raw.key, keyFile: raw.keyFile, env, required: raw.encryption === "yes" };
   const key = raw.encryption === "no" ? null : resolveKey(keyInputs);
   if (key instanceof KeyError) throw new UsageError(`${KEY_ERROR_FLAG[key.code] ?? ""}${key.message}`);
   return {
-    dir: resolve(raw.dir),
+    dir,
     bind: raw.bind,
     port: raw.port,
     peers: raw.ip.map((p) => ({ host: p.host, port: p.port === 0 ? raw.port : p.port })),

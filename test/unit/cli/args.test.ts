@@ -123,6 +123,14 @@ describe("parseCli: the daemon", () => {
     usageError(["--ip", "127.0.0.3"], /--dir/);
     usageError(["--dir", "d"], /--ip/);
   });
+
+  it("refuses a --dir where no folder can be created, before anything starts", () => {
+    const proc =
+      /^error: --dir \/proc\/\S+: \/proc(\/self)? is on the kernel's proc file system, where no folder can be created/;
+    usageError(["--dir", "/proc/left-share/deeper", "--ip", "127.0.0.3"], proc);
+    usageError(["--dir", "/proc/self", "--ip", "127.0.0.3"], proc);
+    assert.equal(run(["--dir", "not/yet/there", "--ip", "127.0.0.3"]).dir, resolve("not/yet/there"));
+  });
 });
 
 describe("parseCli: keys", async () => {
