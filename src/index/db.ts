@@ -31,6 +31,7 @@ type LocalRow = FileRow & StatColumns;
 
 interface Statements {
   getLocal: Database.Statement<[string], LocalRow>;
+  localFileDigest: Database.Statement<[string], { digest: string }>;
   localAll: Database.Statement<[], LocalRow>;
   localUnder: Database.Statement<[string, string], LocalRow>;
   localSince: Database.Statement<[number], LocalRow>;
@@ -155,6 +156,14 @@ export class IndexDb {
     return row && rowToFile(row);
   }
 
+  /**
+   * The digest of the live regular file at `path`, without decoding its block list: the cheap "do we
+   * have this version" check made for every block request.
+   */
+  localFileDigest(path: string): string | undefined {
+    return this.q.localFileDigest.get(path)?.digest;
+  }
+
   /** Every local entry, tombstones included, in path order. */
   localFiles(): FileInfo[] {
     return this.q.localAll.all().map(rowToFile);
@@ -273,6 +282,7 @@ export class IndexDb {
 function prepare(db: Database.Database): Statements {
   return {
     getLocal: db.prepare(`SELECT ${fileCols}, ${statCols} FROM local WHERE path = ?`),
+    localFileDigest: db.prepare("SELECT digest FROM local WHERE path = ? AND type = 'file' AND deleted = 0"),
     localAll: db.prepare(`SELECT ${fileCols}, ${statCols} FROM local ORDER BY path`),
     localUnder: db.prepare(
       `SELECT ${fileCols}, ${statCols} FROM local WHERE path >= ? AND path < ? ORDER BY path`,

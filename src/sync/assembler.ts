@@ -10,7 +10,7 @@ import { type FileHandle, open, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlockInfo, FileInfo } from "../index/types.js";
 import { xxh64Hex } from "../pipeline/hash.js";
-import type { Connection } from "../transport/types.js";
+import { type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import type { ByteBudget } from "./budget.js";
@@ -20,6 +20,7 @@ import type { BlockFetcher, FetchResult } from "./fetcher.js";
 import { ioProblem } from "./io-errors.js";
 import type { SyncIndex } from "./ports.js";
 import type { RecycleBin } from "./recycle.js";
+import { badBlocks, type PlannedRun, planRuns, runBytes } from "./run.js";
 
 /** Why assembly stopped; "no-source" waits for a peer, the others are retried after a delay. */
 export type AssemblyFailure = "no-source" | "closed" | "io" | "digest" | "no-space";
@@ -123,6 +124,11 @@ class LocalBlocks {
     return at ? { abs: join(this.dir, at.path), offset: at.offset } : this.recycle.find(b.hash, b.size);
   }
 
+  /** Our index (or the recycle bin) knows a local file with this block: worth trying before a peer. */
+  has(b: BlockInfo): boolean {
+    return this.locate(b) !== undefined;
+  }
+
   /** The block's bytes if some local file still holds them (the index may be stale: verified here). */
   async read(b: BlockInfo): Promise<Uint8Array | null> {
     const at = this.locate(b);
@@ -205,16 +211,21 @@ export class Assembler {
         await local.close();
       }
     }
-    if (createHash("sha256").update(data).digest("hex") !== target.digest) return this.mismatch(target, null);
-    const tmpPath = this.tmpPath(`${randomBytes(8).toString("hex")}.part`);
     try {
-      await writeFile(tmpPath, data, { flag: "wx", mode: 0o600 });
-    } catch (err) {
-      // A partly written file would only take space: the next attempt fetches the block again.
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") await unlink(tmpPath).catch(() => undefined);
-      return this.ioFailure(target, err);
+      if (createHash("sha256").update(data).digest("hex") !== target.digest)
+        return this.mismatch(target, null);
+      const tmpPath = this.tmpPath(`${randomBytes(8).toString("hex")}.part`);
+      try {
+        await writeFile(tmpPath, data, { flag: "wx", mode: 0o600 });
+      } catch (err) {
+        // A partly written file would only take space: the next attempt fetches the block again.
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") await unlink(tmpPath).catch(() => undefined);
+        return this.ioFailure(target, err);
+      }
+      return { ok: true, tmpPath };
+    } finally {
+      releaseBulk(data);
     }
-    return { ok: true, tmpPath };
   }
 
   private ioFailure(target: FileInfo, err: unknown): AssemblyResult & { ok: false } {
@@ -340,7 +351,10 @@ export class Assembler {
     }
   }
 
-  /** Fetches every block not yet done, with at most the budget's bytes in flight. */
+  /**
+   * Fetches every block not yet done, with at most the budget's bytes in flight: blocks some local file
+   * has are copied one by one, the others are asked for in runs of consecutive blocks.
+   */
   private async fillBlocks(
     target: FileInfo,
     done: ReadonlySet<number>,
@@ -353,37 +367,93 @@ export class Assembler {
     const { budget } = this.opts;
     const inFlight = new Set<Promise<void>>();
     let failure: AssemblyFailure | null = null;
-    for (let i = 0; i < target.blocks.length && failure === null; i++) {
-      if (this.stopped) failure = "closed";
-      if (done.has(i) || failure !== null) continue;
-      const block = target.blocks[i]!;
-      await budget.acquire(block.size);
+    const write = async (first: number, data: Uint8Array) => {
+      try {
+        await writeAll(fh, data, target.blocks[first]!.offset);
+      } finally {
+        releaseBulk(data);
+      }
+      space.written(data.byteLength);
+    };
+    for (const run of planRuns(target.blocks, done, (b) => local.has(b))) {
+      if (this.stopped) failure ??= "closed";
+      if (failure !== null) break;
+      await budget.acquire(run.bytes);
       if (failure !== null) {
-        budget.release(block.size);
+        budget.release(run.bytes);
         break;
       }
-      const task = this.fetchBlock(target, block, local, sources)
-        .then(async (got) => {
-          if (!(got instanceof Uint8Array)) {
-            failure ??= got;
-            return;
-          }
-          await writeAll(fh, got, block.offset);
-          space.written(block.size);
-          marks.add(i);
+      const task = this.fillRun(target, run, local, sources, write, marks)
+        .then((result) => {
+          failure ??= result;
         })
         .catch((err: unknown) => {
           if (failure === null) this.ioFailure(target, err);
           failure ??= "io";
         })
         .finally(() => {
-          budget.release(block.size);
+          budget.release(run.bytes);
           inFlight.delete(task);
         });
       inFlight.add(task);
     }
     await Promise.all(inFlight);
     return failure;
+  }
+
+  /**
+   * Fills one run: fetched whole when it is remote, else (or where a peer's answer was wrong or missing)
+   * block by block. `write` writes (and releases) verified bytes at a block's offset.
+   */
+  private async fillRun(
+    target: FileInfo,
+    run: PlannedRun,
+    local: LocalBlocks,
+    sources: () => Connection[],
+    write: (first: number, data: Uint8Array) => Promise<void>,
+    marks: DoneMarks,
+  ): Promise<AssemblyFailure | null> {
+    const blocks = target.blocks.slice(run.first, run.first + run.count);
+    let retry = blocks.map((_, i) => i);
+    if (run.remote && blocks.length > 1) {
+      const got = await this.fetchRun(target, blocks, sources);
+      if (got === "closed" || got === "no-source") return got;
+      if (got !== null) {
+        retry = badBlocks(got.data, blocks);
+        if (retry.length === 0) {
+          await write(run.first, got.data);
+          for (let i = 0; i < blocks.length; i++) marks.add(run.first + i);
+          return null;
+        }
+        this.badBlockWarning(target, blocks[retry[0]!]!, got.device);
+        releaseBulk(got.data);
+      }
+    }
+    for (const i of retry) {
+      const got = await this.fetchBlock(target, blocks[i]!, local, sources);
+      if (!(got instanceof Uint8Array)) return got;
+      await write(run.first + i, got);
+      marks.add(run.first + i);
+    }
+    return null;
+  }
+  /**
+   * A remote run's bytes as one peer sent them (decompressed, not yet verified), null when that peer
+   * could not answer, or why no peer can be asked.
+   */
+  private async fetchRun(
+    target: FileInfo,
+    blocks: BlockInfo[],
+    sources: () => Connection[],
+  ): Promise<{ data: Uint8Array; device: string } | null | "closed" | "no-source"> {
+    const result = await this.opts.fetcher.fetch(sources(), {
+      path: target.path,
+      digest: target.digest,
+      offset: blocks[0]!.offset,
+      blocks,
+    });
+    if (!result.ok) return result.reason === "closed" || result.reason === "no-source" ? result.reason : null;
+    return { data: await received(result.data, result.compressed, runBytes(blocks)), device: result.device };
   }
 
   /** One block's verified bytes: a local copy if possible, else from the peers in turn. */
@@ -402,8 +472,7 @@ export class Assembler {
         path: target.path,
         digest: target.digest,
         offset: block.offset,
-        size: block.size,
-        hash: block.hash,
+        blocks: [block],
       });
       if (!result.ok) {
         if (result.reason === "closed") return "closed";
@@ -411,14 +480,30 @@ export class Assembler {
         tried.add(result.device);
         continue;
       }
-      const data = result.compressed ? await decompressBlock(result.data, block.size) : result.data;
-      if (data !== null && data.byteLength === block.size && xxh64Hex(data) === block.hash) return data;
-      this.opts.log.log("warn", "pull.bad_block", "peer sent a block that does not match its hash", {
-        path: target.path,
-        offset: block.offset,
-        device: result.device,
-      });
+      const data = await received(result.data, result.compressed, block.size);
+      if (badBlocks(data, [block]).length === 0) return data;
+      releaseBulk(data);
+      this.badBlockWarning(target, block, result.device);
       tried.add(result.device);
     }
   }
+
+  private badBlockWarning(target: FileInfo, block: BlockInfo, device: string): void {
+    this.opts.log.log("warn", "pull.bad_block", "peer sent a block that does not match its hash", {
+      path: target.path,
+      offset: block.offset,
+      device,
+    });
+  }
+}
+
+/**
+ * A response's payload as plain bytes: decompressed (and the received buffer given back) when it came
+ * compressed; an empty array, which matches no block, when it does not decompress to `size` bytes.
+ */
+async function received(data: Uint8Array, compressed: boolean, size: number): Promise<Uint8Array> {
+  if (!compressed) return data;
+  const plain = await decompressBlock(data, size);
+  releaseBulk(data);
+  return plain ?? new Uint8Array(0);
 }

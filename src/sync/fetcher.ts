@@ -8,14 +8,18 @@
  * last of many queued requests legitimately waits long. A peer that has requests pending and has not
  * answered any of them for the timeout is considered stuck, and all its requests fail.
  */
-import type { Connection } from "../transport/types.js";
+import { type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { encodeRequest, type Request, type Response, ResponseStatus } from "./protocol.js";
+import { runBytes } from "./run.js";
 
 export type BlockRequest = Omit<Request, "type" | "reqId">;
 
 export type FetchResult =
-  /** `compressed`: `data` is the block as a Brotli stream. */
+  /**
+   * `data` is the run, or with `compressed` its Brotli stream: a view into a pooled bulk buffer, to be
+   * given back with releaseBulk once read.
+   */
   | { ok: true; data: Uint8Array; compressed: boolean; device: string }
   /** `device` is the peer that failed ("" when no peer could be asked). */
   | { ok: false; reason: "unavailable" | "peer-down" | "timeout" | "no-source" | "closed"; device: string };
@@ -48,7 +52,7 @@ export class BlockFetcher {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Asks the least loaded of `sources` for the block. Never rejects. */
+  /** Asks the least loaded of `sources` for the run. Never rejects. */
   fetch(sources: readonly Connection[], req: BlockRequest): Promise<FetchResult> {
     if (this.closed) return Promise.resolve({ ok: false, reason: "closed", device: "" });
     const conn = this.leastLoaded(sources);
@@ -56,11 +60,12 @@ export class BlockFetcher {
     const reqId = this.allocateId();
     const device = conn.deviceId;
     const load = this.loadOf(device);
-    load.bytes += req.size;
+    const size = runBytes(req.blocks);
+    load.bytes += size;
     load.requests++;
     load.watchdog ??= this.clock.setTimeout(() => this.check(device), this.timeoutMs);
     return new Promise((resolve) => {
-      this.pending.set(reqId, { device, size: req.size, resolve });
+      this.pending.set(reqId, { device, size, resolve });
       conn.sendMessage(encodeRequest({ reqId, ...req }));
     });
   }
@@ -68,7 +73,9 @@ export class BlockFetcher {
   /** A RESPONSE arrived from `conn`; responses nobody waits for (late, forged) are ignored. */
   onResponse(conn: Connection, res: Response): void {
     const p = this.pending.get(res.reqId);
-    if (p === undefined || p.device !== conn.deviceId) return;
+    const awaited = p !== undefined && p.device === conn.deviceId;
+    if (!awaited || res.status === ResponseStatus.Unavailable) releaseBulk(res.data);
+    if (!awaited) return;
     this.loadOf(p.device).lastProgress = this.clock.now();
     this.settle(
       res.reqId,

@@ -9,6 +9,7 @@ export type SyncIndex = Pick<
   IndexDb,
   | "deviceId"
   | "getLocal"
+  | "localFileDigest"
   | "getStat"
   | "localFiles"
   | "localSince"

@@ -28,8 +28,13 @@ export const MAX_VERSION_DEVICES = 1024;
  * ≈128 GiB, of the largest (2 MiB average) ≈2 TiB.
  */
 export const MAX_BLOCKS = 1 << 20;
-/** Largest block a peer may ask for or send: 4 × the largest --block-size, and within one bulk message. */
+/**
+ * Largest block or run a peer may ask for or send: 4 × the largest --block-size, and within one bulk
+ * message.
+ */
 export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
+/** Blocks in one request: runs are cut at about 1 MiB, so even 4 KiB blocks stay far below this. */
+export const MAX_RUN_BLOCKS = 1024;
 
 const DEVICE_BYTES = 16;
 const HASH_BYTES = 8;
@@ -57,13 +62,20 @@ export interface Request {
   type: typeof MessageType.Request;
   reqId: number;
   path: string;
-  /** Digest of the file version the block belongs to. */
+  /** Digest of the file version the blocks belong to. */
   digest: string;
+  /** Offset of the first block. */
   offset: number;
-  size: number;
-  /** xxh64 of the wanted bytes. */
-  hash: string;
+  /**
+   * Consecutive blocks of that version from `offset` on (a run): the answer is their bytes back to back.
+   * Asking for a run instead of block by block divides the per-request costs on both sides (index
+   * lookups, reads, writes, messages) by the run's length.
+   */
+  blocks: RunBlock[];
 }
+
+/** A block of a request: its size and the xxh64 its bytes must have. */
+export type RunBlock = Pick<BlockInfo, "size" | "hash">;
 
 /** Ok: the block as is; Compressed: the block as a Brotli stream (--compress); Unavailable: no data. */
 export const ResponseStatus = { Ok: 0, Unavailable: 1, Compressed: 2 } as const;
@@ -165,14 +177,19 @@ export function encodeIndex(files: readonly FileInfo[], complete: boolean): Uint
 
 export function encodeRequest(r: Omit<Request, "type">): Uint8Array {
   const pathBytes = Buffer.byteLength(r.path);
-  const out = Buffer.allocUnsafe(1 + 4 + 2 + pathBytes + DIGEST_BYTES + 8 + 4 + HASH_BYTES);
+  const out = Buffer.allocUnsafe(
+    1 + 4 + 2 + pathBytes + DIGEST_BYTES + 8 + 2 + r.blocks.length * BLOCK_ENTRY_BYTES,
+  );
   let p = writeU8(out, 0, MessageType.Request);
   p = writeU32(out, p, r.reqId);
   p = writeStr16(out, p, r.path, pathBytes);
   p = writeHex(out, p, r.digest, DIGEST_BYTES);
   p = writeU64(out, p, r.offset);
-  p = writeU32(out, p, r.size);
-  writeHex(out, p, r.hash, HASH_BYTES);
+  p = writeU16(out, p, r.blocks.length);
+  for (const b of r.blocks) {
+    p = writeU32(out, p, b.size);
+    p = writeHex(out, p, b.hash, HASH_BYTES);
+  }
   return out;
 }
 
@@ -315,10 +332,17 @@ function decodeRequest(r: ByteReader): Request | DecodeError {
   const path = readStr16(r, MAX_PATH_BYTES, "path");
   const digest = readHex(r, DIGEST_BYTES, "digest");
   const offset = r.u64("offset");
-  const size = r.u32("size");
-  if (size === 0 || size > MAX_BLOCK_BYTES) r.fail("bad-value", `request size ${size}`);
-  const hash = readHex(r, HASH_BYTES, "hash");
-  return r.error ?? { type: MessageType.Request, reqId, path, digest, offset, size, hash };
+  const count = r.u16("block count");
+  if (count === 0 || count > MAX_RUN_BLOCKS) r.fail("bad-value", `request of ${count} blocks`);
+  const blocks: RunBlock[] = [];
+  let total = 0;
+  for (let i = 0; i < count && !r.error; i++) {
+    const size = r.u32("size");
+    total += size;
+    if (size === 0 || total > MAX_BLOCK_BYTES) r.fail("bad-value", `request size ${total}`);
+    blocks.push({ size, hash: readHex(r, HASH_BYTES, "hash") });
+  }
+  return r.error ?? { type: MessageType.Request, reqId, path, digest, offset, blocks };
 }
 
 function decodeResponse(r: ByteReader): Response | DecodeError {

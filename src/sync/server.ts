@@ -1,12 +1,12 @@
 /**
- * Answers peers' block REQUESTs from local files. A block is served only from where our index says
- * those bytes are (any local file with that block, or the requested version of the requested file), and
- * only after re-hashing what was read: the file may have changed since it was indexed. Reads are
- * bounded per peer, and a peer whose bulk queue is full gets nothing more until its 'drain'.
+ * Answers peers' block REQUESTs (runs of consecutive blocks, see run.ts) from local files. Bytes are read
+ * only where our index says they are (the requested version of the requested file; for a single block
+ * also any local file with that block), and served only after re-hashing each block: the file may have
+ * changed since it was indexed. Reads are bounded per peer, and a peer whose bulk queue is full gets
+ * nothing more until its 'drain'.
  */
 import { join } from "node:path";
-import { xxh64Hex } from "../pipeline/hash.js";
-import type { Connection } from "../transport/types.js";
+import { allocBulk, type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { type CompressMode, compressBlock, shouldCompress } from "./compress.js";
@@ -20,6 +20,7 @@ import {
   ResponseStatus,
   writeResponseHeader,
 } from "./protocol.js";
+import { badBlocks, runBytes } from "./run.js";
 
 export interface BlockServerOptions {
   dir: string;
@@ -116,48 +117,48 @@ export class BlockServer {
   }
 
   private async serve(peer: PeerQueue, req: Request): Promise<void> {
-    const found = this.opts.db.findBlock(req.hash, req.size);
-    let msg = found && (await this.readVerified(found.path, found.offset, req));
-    if (!msg && this.hasVersion(req)) msg = await this.readVerified(req.path, req.offset, req);
-    this.reply(
-      peer,
-      req.reqId,
-      msg && shouldCompress(this.opts.compress, peer.conn)
-        ? await this.compressed(msg, req.reqId)
-        : (msg ?? null),
-    );
-  }
-
-  /** The response in compressed form when that is smaller (its header rewritten), else unchanged. */
-  private async compressed(msg: Uint8Array, reqId: number): Promise<Uint8Array> {
-    const packed = await compressBlock(msg.subarray(RESPONSE_HEADER_BYTES));
-    return packed === null ? msg : encodeResponse(reqId, ResponseStatus.Compressed, packed);
-  }
-
-  /** Our index has exactly the requested version of the requested file, with that block at that offset. */
-  private hasVersion(req: Request): boolean {
-    if (pathProblem(req.path) !== null) return false;
-    const local = this.opts.db.getLocal(req.path);
-    if (local === undefined || local.deleted || local.type !== "file" || local.digest !== req.digest)
-      return false;
-    return local.blocks.some((b) => b.offset === req.offset && b.size === req.size && b.hash === req.hash);
+    let msg = this.hasVersion(req) ? await this.readVerified(req.path, req.offset, req) : null;
+    const only = req.blocks.length === 1 ? req.blocks[0]! : undefined;
+    // A single block may also be in another file (or elsewhere in a newer version of this one).
+    const found =
+      msg === null && only !== undefined ? this.opts.db.findBlock(only.hash, only.size) : undefined;
+    if (found !== undefined) msg = await this.readVerified(found.path, found.offset, req);
+    if (msg !== null && shouldCompress(this.opts.compress, peer.conn)) {
+      const packed = await compressBlock(msg.subarray(RESPONSE_HEADER_BYTES));
+      if (packed !== null) {
+        releaseBulk(msg);
+        msg = encodeResponse(req.reqId, ResponseStatus.Compressed, packed);
+      }
+    }
+    this.reply(peer, req.reqId, msg);
   }
 
   /**
-   * The RESPONSE message carrying the block read from `path` at `offset`, or null if the bytes differ. A
-   * cached handle may belong to a file since replaced: on a mismatch the path is opened afresh once.
+   * Our index has the requested version of the requested file: only then is the file read at a peer's
+   * offset (a path the scanner indexed never leads outside the share or through a symlink).
+   */
+  private hasVersion(req: Request): boolean {
+    return pathProblem(req.path) === null && this.opts.db.localFileDigest(req.path) === req.digest;
+  }
+
+  /**
+   * The RESPONSE message carrying the run read from `path` at `offset`, in a pooled bulk buffer, or null
+   * if any block's bytes differ from its hash. A cached handle may belong to a file since replaced: on a
+   * mismatch the path is opened afresh once.
    */
   private async readVerified(path: string, offset: number, req: Request): Promise<Uint8Array | null> {
-    const msg = Buffer.allocUnsafe(RESPONSE_HEADER_BYTES + req.size);
+    const size = runBytes(req.blocks);
+    const msg = allocBulk(RESPONSE_HEADER_BYTES + size);
     const data = msg.subarray(RESPONSE_HEADER_BYTES);
     const abs = join(this.opts.dir, path);
     for (let attempt = 0; attempt < 2; attempt++) {
-      if ((await this.files.read(abs, data, req.size, offset)) && xxh64Hex(data) === req.hash) {
+      if ((await this.files.read(abs, data, size, offset)) && badBlocks(data, req.blocks).length === 0) {
         writeResponseHeader(msg, req.reqId, ResponseStatus.Ok);
         return msg;
       }
       this.files.evict(abs);
     }
+    releaseBulk(msg);
     return null;
   }
 
@@ -168,6 +169,8 @@ export class BlockServer {
       out = UNAVAILABLE.slice();
       writeResponseHeader(out, reqId, ResponseStatus.Unavailable);
     }
-    if (!peer.conn.sendBulk(out)) peer.blocked = true;
+    const more = peer.conn.sendBulk(out);
+    releaseBulk(out);
+    if (!more) peer.blocked = true;
   }
 }

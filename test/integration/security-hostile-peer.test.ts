@@ -104,11 +104,12 @@ class HostilePeer {
   onMessage(msg: Uint8Array): void {
     const m = decodeMessage(msg);
     if (m instanceof DecodeError || m.type !== MessageType.Request) return;
-    const data = this.content.get(m.hash);
+    const parts = m.blocks.map((b) => this.content.get(b.hash));
+    const complete = parts.every((d, i) => d !== undefined && d.length === m.blocks[i]!.size);
     this.conn.sendBulk(
-      data === undefined || data.length !== m.size
-        ? encodeResponse(m.reqId, ResponseStatus.Unavailable, new Uint8Array(0))
-        : encodeResponse(m.reqId, ResponseStatus.Ok, data),
+      complete
+        ? encodeResponse(m.reqId, ResponseStatus.Ok, Buffer.concat(parts as Buffer[]))
+        : encodeResponse(m.reqId, ResponseStatus.Unavailable, new Uint8Array(0)),
     );
   }
 
@@ -267,11 +268,11 @@ describe("security: a hostile peer that holds the key", { timeout: 90_000 }, () 
           path: "good.txt",
           digest: info.digest,
           offset: 0,
-          size: good.length,
-          hash: info.blocks[0]!.hash,
+          blocks: [info.blocks[0]!],
           ...over,
         }),
       );
+    const noSuchBlock = (size: number) => ({ blocks: [{ size, hash: "00".repeat(8) }] });
     H.announce([info]);
     await waitFor(
       "good.txt pulled",
@@ -279,20 +280,19 @@ describe("security: a hostile peer that holds the key", { timeout: 90_000 }, () 
       15_000,
     );
     ask(1, {});
-    ask(2, { path: "../outside/x", hash: "00".repeat(8) });
-    ask(3, { path: ".left/index.db", hash: "00".repeat(8), size: 4096 });
-    // Blocks are served from wherever D's index has them: a claimed offset is never read at.
+    ask(2, { path: "../outside/x", ...noSuchBlock(good.length) });
+    ask(3, { path: ".left/index.db", ...noSuchBlock(4096) });
+    // A claimed offset that does not hold the block: it is served from where D's index has it.
     ask(4, { offset: 2 ** 40 });
-    ask(5, { size: good.length - 1 });
-    // Above the block-list maximum: refused by the decoder, so never answered.
+    ask(5, { blocks: [{ size: good.length - 1, hash: info.blocks[0]!.hash }] });
+    // Above the block-size maximum: refused by the decoder, so never answered.
     const tooBig = Buffer.from(
       encodeRequest({
         reqId: 6,
         path: "good.txt",
         digest: info.digest,
         offset: 0,
-        size: 1,
-        hash: info.blocks[0]!.hash,
+        blocks: [{ size: 1, hash: info.blocks[0]!.hash }],
       }),
     );
     tooBig.writeUInt32BE(8 * MiB + 1, tooBig.length - 12);

@@ -17,6 +17,7 @@ import { BlockFetcher } from "../../../src/sync/fetcher.js";
 import { ioProblem } from "../../../src/sync/io-errors.js";
 import { decodeMessage, MessageType, ResponseStatus } from "../../../src/sync/protocol.js";
 import { RecycleBin } from "../../../src/sync/recycle.js";
+import { runBytes } from "../../../src/sync/run.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { RecordingConn } from "./fakes.js";
@@ -84,7 +85,7 @@ describe("Assembler without enough disk space", async () => {
     peer.messages.push(msg);
     const req = decodeMessage(msg);
     if ("kind" in req || req.type !== MessageType.Request) return;
-    const bytes = data.subarray(req.offset, req.offset + req.size);
+    const bytes = data.subarray(req.offset, req.offset + runBytes(req.blocks));
     setImmediate(() =>
       fetcher.onResponse(peer, {
         type: MessageType.Response,

@@ -7,7 +7,15 @@ import { FakeClock } from "../../../src/util/clock.js";
 import { RecordingConn } from "./fakes.js";
 import { DEV_A, DEV_B, digestOf } from "./fixtures.js";
 
-const block = { path: "f", digest: digestOf("f"), offset: 0, size: 100, hash: "0011223344556677" };
+const block = {
+  path: "f",
+  digest: digestOf("f"),
+  offset: 0,
+  blocks: [
+    { size: 60, hash: "0011223344556677" },
+    { size: 40, hash: "8899aabbccddeeff" },
+  ],
+};
 
 function lastRequest(conn: RecordingConn): Request {
   const m = decodeMessage(conn.messages[conn.messages.length - 1]!);

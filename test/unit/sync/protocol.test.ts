@@ -10,6 +10,7 @@ import {
   MAX_BLOCK_BYTES,
   MAX_BLOCKS,
   MAX_INDEX_BATCH,
+  MAX_RUN_BLOCKS,
   type Message,
   MessageType,
   RESPONSE_HEADER_BYTES,
@@ -28,8 +29,15 @@ const requestArb = fc.record({
   path: pathArb,
   digest: hexArb(32),
   offset: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-  size: fc.integer({ min: 1, max: MAX_BLOCK_BYTES }),
-  hash: hexArb(8),
+  blocks: fc.array(
+    fc
+      .tuple(fc.integer({ min: 1, max: MAX_BLOCK_BYTES >> 4 }), hexArb(8))
+      .map(([size, hash]) => ({ size, hash })),
+    {
+      minLength: 1,
+      maxLength: 16,
+    },
+  ),
 });
 
 /** Every valid message, encoded. */
@@ -152,6 +160,22 @@ describe("sync protocol codecs", () => {
     rejects(header, /block list beyond message end/);
   });
 
+  it("bounds a REQUEST's run: 1 to MAX_RUN_BLOCKS blocks of at most MAX_BLOCK_BYTES together", () => {
+    const ask = (blocks: { size: number; hash: string }[]) =>
+      Buffer.from(encodeRequest({ reqId: 1, path: "a", digest: digestOf("x"), offset: 0, blocks }));
+    const block = (size: number) => ({ size, hash: "ab".repeat(8) });
+    const most = Array.from({ length: MAX_RUN_BLOCKS }, () => block(MAX_BLOCK_BYTES / MAX_RUN_BLOCKS));
+    assert.equal(decodeOk(ask(most)).type, MessageType.Request);
+    rejects(ask([]), /request of 0 blocks/);
+    rejects(ask([...most, block(1)]), new RegExp(`request of ${MAX_RUN_BLOCKS + 1} blocks`));
+    rejects(ask([block(MAX_BLOCK_BYTES), block(1)]), /request size 8388609/);
+    rejects(ask([block(0)]), /request size 0/);
+    // A count claiming more entries than the message holds is refused before anything is read.
+    const short = ask([block(1)]);
+    short.writeUInt16BE(1000, short.length - 14);
+    rejects(short, /truncated|need/);
+  });
+
   it("bounds the blocks of one INDEX message in all its entries together, and decodes the maximum", () => {
     const blocksOf = (n: number, seed: number) =>
       Array.from({ length: n }, (_, i) => ({
@@ -205,8 +229,7 @@ describe("sync protocol codecs", () => {
         path: "ab",
         digest: digestOf("x"),
         offset: 0,
-        size: 1,
-        hash: "00".repeat(8),
+        blocks: [{ size: 1, hash: "00".repeat(8) }],
       }),
     );
     req[7] = 0xff;

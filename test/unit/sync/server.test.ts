@@ -49,12 +49,12 @@ describe("BlockServer", async () => {
       path: "f.bin",
       digest: info.digest,
       offset: b.offset,
-      size: b.size,
-      hash: b.hash,
+      blocks: [b],
       ...over,
     });
     return reqId;
   };
+  const wrongHash = { blocks: [{ size: info.blocks[1]!.size, hash: "0123456789abcdef" }] };
 
   before(async () => {
     await writeFile(join(dir, "f.bin"), data);
@@ -90,9 +90,9 @@ describe("BlockServer", async () => {
 
   it("answers Unavailable for unknown content, hostile paths, and bytes that changed on disk", async () => {
     const conn = new RecordingConn("p:1", DEV_A);
-    ask(conn, { hash: "0123456789abcdef" });
-    ask(conn, { path: "../../etc/passwd", hash: "0123456789abcdef" });
-    ask(conn, { path: ".left/index.db", hash: "0123456789abcdef" });
+    ask(conn, wrongHash);
+    ask(conn, { path: "../../etc/passwd", ...wrongHash });
+    ask(conn, { path: ".left/index.db", ...wrongHash });
     await until(() => conn.bulk.length === 3);
     for (const m of conn.bulk) assert.equal(response(m).status, ResponseStatus.Unavailable);
 
@@ -103,6 +103,30 @@ describe("BlockServer", async () => {
     await until(() => conn.bulk.length === 4);
     assert.equal(response(conn.bulk[3]!).status, ResponseStatus.Unavailable);
     await writeFile(join(dir, "f.bin"), data);
+  });
+
+  it("serves a run of consecutive blocks as one response, only from the requested version", async () => {
+    const conn = new RecordingConn("p:4", DEV_A);
+    const run = info.blocks.slice(1, 3);
+    const end = run[1]!.offset + run[1]!.size;
+    const ids = [
+      ask(conn, { blocks: run }),
+      // Another version of the file: a run is never looked for elsewhere, a single block is.
+      ask(conn, { blocks: run, digest: "ab".repeat(32) }),
+      ask(conn, { digest: "ab".repeat(32) }),
+      // One block of the run does not match: the whole run is refused, the peer asks block by block.
+      ask(conn, { blocks: [run[0]!, { size: run[1]!.size, hash: "0123456789abcdef" }] }),
+    ];
+    await until(() => conn.bulk.length === 4);
+    // Reads run concurrently: answers come in any order.
+    const byId = new Map(conn.bulk.map(response).map((r) => [r.reqId, r]));
+    const [whole, otherVersion, single, halfBad] = ids.map((id) => byId.get(id));
+    assert.equal(whole!.status, ResponseStatus.Ok);
+    assert.deepEqual(Buffer.from(whole!.data), data.subarray(run[0]!.offset, end));
+    assert.equal(otherVersion!.status, ResponseStatus.Unavailable);
+    assert.equal(single!.status, ResponseStatus.Ok);
+    assert.deepEqual(Buffer.from(single!.data), data.subarray(run[0]!.offset, run[1]!.offset));
+    assert.equal(halfBad!.status, ResponseStatus.Unavailable);
   });
 
   it("does not read through a symlink placed where an indexed file was", async () => {
@@ -162,8 +186,7 @@ describe("BlockServer with --compress on", async () => {
         path: name,
         digest: info.digest,
         offset: 0,
-        size: b.size,
-        hash: b.hash,
+        blocks: [b],
       });
       await until(() => conn.bulk.length === reqId);
       const r = response(conn.bulk[reqId - 1]!);
