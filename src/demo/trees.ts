@@ -4,11 +4,14 @@
  * the whole map so the user can compare three folders at a glance.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, type Stats } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 
 export type Tree = Map<string, string>;
+
+/** What a listing says of one regular file, given its absolute path and lstat. */
+export type FileEntry = (abs: string, st: Stats) => string | Promise<string>;
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -16,8 +19,18 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** Lists `root` (sorted, parents before children); entries that vanish meanwhile are skipped. */
-export async function listTree(root: string, hashes: boolean): Promise<Tree> {
+/** Lists `root` as the demo compares folders: each file's size, and with `hashes` its SHA-256. */
+export function listTree(root: string, hashes: boolean): Promise<Tree> {
+  return walkTree(root, async (abs, st) =>
+    hashes ? `file ${st.size} ${await sha256File(abs)}` : `file ${st.size}`,
+  );
+}
+
+/**
+ * Lists `root` (sorted, parents before children), each regular file as `fileEntry` says; entries that
+ * vanish meanwhile and special files (sockets, FIFOs, devices: never synced) are skipped.
+ */
+export async function walkTree(root: string, fileEntry: FileEntry): Promise<Tree> {
   const out: Tree = new Map();
   const walk = async (rel: string): Promise<void> => {
     const names = await readdir(join(root, rel)).catch(() => [] as string[]);
@@ -33,7 +46,7 @@ export async function listTree(root: string, hashes: boolean): Promise<Tree> {
       } else if (st.isSymbolicLink()) {
         out.set(path, `link ${await readlink(abs)}`);
       } else if (st.isFile()) {
-        out.set(path, hashes ? `file ${st.size} ${await sha256File(abs)}` : `file ${st.size}`);
+        out.set(path, await fileEntry(abs, st));
       }
     }
   };

@@ -3,12 +3,12 @@
  * addresses, read their status.json, write random files, and compare whole share trees by SHA-256.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { createReadStream } from "node:fs";
-import { lstat, mkdir, open, readdir, readFile, readlink } from "node:fs/promises";
+import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { listTree, sameTree, type Tree, treeDiff, walkTree } from "../../src/demo/trees.js";
 import type { Status } from "../../src/sync/status.js";
 
 export const LEFT_CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -134,6 +134,35 @@ export class LeftProcess {
   }
 }
 
+/** The loopback addresses of the three-peer integration suites (one suite runs at a time). */
+export const THREE_HOSTS = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
+
+/**
+ * One `left` process per entry of `hosts` (name → loopback address), each sharing `<root>/<name>` and
+ * peering with all the others on one port that is free on every host; `args` adds flags per process.
+ * None is started.
+ */
+export async function mesh<N extends string>(
+  root: string,
+  hosts: Readonly<Record<N, string>>,
+  args: Partial<Record<N, string[]>> = {},
+): Promise<Record<N, LeftProcess>> {
+  const names = Object.keys(hosts) as N[];
+  const port = await freePort(names.map((n) => hosts[n]));
+  const procs = {} as Record<N, LeftProcess>;
+  for (const name of names) {
+    procs[name] = new LeftProcess({
+      name,
+      dir: join(root, name),
+      host: hosts[name],
+      port,
+      peers: names.filter((n) => n !== name).map((n) => `${hosts[n]}:${port}`),
+      args: args[name] ?? [],
+    });
+  }
+  return procs;
+}
+
 /** Polls `check` every `intervalMs` until it returns true; fails with `what` after `timeoutMs`. */
 export async function waitFor(
   what: string,
@@ -175,52 +204,17 @@ export async function overwriteRandom(path: string, offset: number, size: number
   }
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
+export { treeDiff };
 
 /**
- * Every entry of a share except .left/: path → "dir", "link:<target>" or "<size>:<mtime>" (cheap), or with
- * `hashes` the file's SHA-256 instead of size and mtime.
+ * Every entry of a share except .left/ (listed as the demo lists folders): each file's size and SHA-256
+ * with `hashes`, else its size and whole-millisecond mtime, which is cheap and also tells an mtime that
+ * did not sync.
  */
-export async function tree(dir: string, hashes = false): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (rel: string): Promise<void> => {
-    const names = await readdir(join(dir, rel)).catch(() => [] as string[]);
-    for (const name of names.sort()) {
-      const path = rel === "" ? name : `${rel}/${name}`;
-      if (path === ".left") continue;
-      const abs = join(dir, path);
-      const st = await lstat(abs).catch(() => null);
-      if (st === null) continue;
-      if (st.isDirectory()) {
-        out.set(path, "dir");
-        await walk(path);
-      } else if (st.isSymbolicLink()) {
-        out.set(path, `link:${await readlink(abs)}`);
-      } else {
-        out.set(path, hashes ? await sha256File(abs) : `${st.size}:${Math.floor(st.mtimeMs)}`);
-      }
-    }
-  };
-  await walk("");
-  return out;
-}
-
-function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
-}
-
-/** Differences between two trees, for assertion messages. */
-export function treeDiff(a: Map<string, string>, b: Map<string, string>): string[] {
-  const diff: string[] = [];
-  for (const [k, v] of a) if (b.get(k) !== v) diff.push(`${k}: ${v} vs ${b.get(k) ?? "missing"}`);
-  for (const k of b.keys()) if (!a.has(k)) diff.push(`${k}: missing vs ${b.get(k)}`);
-  return diff;
+export function tree(dir: string, hashes = false): Promise<Tree> {
+  return hashes
+    ? listTree(dir, true)
+    : walkTree(dir, (_abs, st) => `file ${st.size} ${Math.floor(st.mtimeMs)}`);
 }
 
 /**
@@ -228,17 +222,13 @@ export function treeDiff(a: Map<string, string>, b: Map<string, string>): string
  * of every file) and returns the verified tree. Fails at once if one of them is not running, and on
  * timeout, with the differences and each process's last log lines.
  */
-export async function waitForSameTrees(
-  procs: LeftProcess[],
-  timeoutMs: number,
-): Promise<Map<string, string>> {
+export async function waitForSameTrees(procs: LeftProcess[], timeoutMs: number): Promise<Tree> {
   const dirs = procs.map((p) => p.dir);
-  let verified = new Map<string, string>();
+  let verified: Tree = new Map();
   const failure = async (why: string) => {
     const [first, ...rest] = await Promise.all(dirs.map((d) => tree(d)));
     const diffs = rest.map(
-      (t, i) =>
-        `${procs[0]!.opts.name} vs ${procs[i + 1]!.opts.name}: ${treeDiff(first!, t).slice(0, 8).join("; ")}`,
+      (t, i) => `${procs[0]!.opts.name} vs ${procs[i + 1]!.opts.name}: ${treeDiff(first!, t, 8).join("; ")}`,
     );
     return new Error(`${why}\n  ${diffs.join("\n  ")}\n  ${procs.map((p) => p.describe()).join("\n  ")}`);
   };
@@ -249,9 +239,9 @@ export async function waitForSameTrees(
         const stopped = procs.find((p) => !p.running);
         if (stopped) throw await failure(`${stopped.opts.name} is not running`);
         const quick = await Promise.all(dirs.map((d) => tree(d)));
-        if (!quick.every((t) => sameMap(t, quick[0]!))) return false;
+        if (!quick.every((t) => sameTree(t, quick[0]!))) return false;
         const full = await Promise.all(dirs.map((d) => tree(d, true)));
-        if (!full.every((t) => sameMap(t, full[0]!))) return false;
+        if (!full.every((t) => sameTree(t, full[0]!))) return false;
         verified = full[0]!;
         return true;
       },

@@ -20,9 +20,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  freePort,
-  LeftProcess,
+  type LeftProcess,
+  mesh,
   seconds,
+  THREE_HOSTS,
   waitFor,
   waitForSameTrees,
   writeRandomFile,
@@ -32,8 +33,6 @@ const MiB = 1024 * 1024;
 const TIMEOUT_MS = 60_000;
 
 describe("sync: edge cases", { timeout: 240_000 }, () => {
-  let port = 0;
-  const hosts = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
   let root = "";
   let A: LeftProcess;
   let B: LeftProcess;
@@ -42,20 +41,8 @@ describe("sync: edge cases", { timeout: 240_000 }, () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-edge-"));
-    port = await freePort(Object.values(hosts));
-    const make = (name: keyof typeof hosts) =>
-      new LeftProcess({
-        name,
-        dir: join(root, name),
-        host: hosts[name],
-        port,
-        peers: Object.entries(hosts)
-          .filter(([n]) => n !== name)
-          .map(([, h]) => `${h}:${port}`),
-      });
-    A = make("A").start();
-    B = make("B").start();
-    C = make("C").start();
+    ({ A, B, C } = await mesh(root, THREE_HOSTS));
+    for (const p of all()) p.start();
   });
 
   after(async () => {

@@ -8,10 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  freePort,
-  LeftProcess,
+  type LeftProcess,
+  mesh,
   overwriteRandom,
   seconds,
+  THREE_HOSTS,
   waitFor,
   waitForSameTrees,
   writeRandomFile,
@@ -21,30 +22,14 @@ const MiB = 1024 * 1024;
 const PHASE_TIMEOUT_MS = 60_000;
 
 describe("sync: the original test plan", { timeout: 240_000 }, () => {
-  let port = 0;
-  const hosts = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
   let root = "";
   let A: LeftProcess;
   let B: LeftProcess;
   let C: LeftProcess;
 
-  const make = (name: keyof typeof hosts): LeftProcess =>
-    new LeftProcess({
-      name,
-      dir: join(root, name),
-      host: hosts[name],
-      port,
-      peers: Object.entries(hosts)
-        .filter(([n]) => n !== name)
-        .map(([, h]) => `${h}:${port}`),
-    });
-
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-plan-"));
-    port = await freePort(Object.values(hosts));
-    A = make("A");
-    B = make("B");
-    C = make("C");
+    ({ A, B, C } = await mesh(root, THREE_HOSTS));
   });
 
   after(async () => {

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  freePort,
-  LeftProcess,
+  type LeftProcess,
+  mesh,
   seconds,
   waitFor,
   waitForSameTrees,
@@ -20,6 +20,7 @@ import {
 
 const MiB = 1024 * 1024;
 const TIMEOUT_MS = 90_000;
+const PAIR = { A: "127.0.0.2", B: "127.0.0.3" } as const;
 
 describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   let root = "";
@@ -33,22 +34,8 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   });
 
   it("resumes a download interrupted by SIGKILL from its verified blocks", async (t) => {
-    const port = await freePort(["127.0.0.2", "127.0.0.3"]);
     const size = 256 * MiB;
-    const A = new LeftProcess({
-      name: "A",
-      dir: join(root, "A"),
-      host: "127.0.0.2",
-      port,
-      peers: [`127.0.0.3:${port}`],
-    });
-    const B = new LeftProcess({
-      name: "B",
-      dir: join(root, "B"),
-      host: "127.0.0.3",
-      port,
-      peers: [`127.0.0.2:${port}`],
-    });
+    const { A, B } = await mesh(join(root, "resume"), PAIR);
     procs.push(A, B);
     await writeRandomFile(join(A.dir, "huge.bin"), size);
     A.start();
@@ -89,21 +76,7 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   });
 
   it("moves no data when a joining peer already holds the same files; differing ones become conflicts", async (t) => {
-    const port = await freePort(["127.0.0.2", "127.0.0.3"]);
-    const A = new LeftProcess({
-      name: "A",
-      dir: join(root, "sA"),
-      host: "127.0.0.2",
-      port,
-      peers: [`127.0.0.3:${port}`],
-    });
-    const B = new LeftProcess({
-      name: "B",
-      dir: join(root, "sB"),
-      host: "127.0.0.3",
-      port,
-      peers: [`127.0.0.2:${port}`],
-    });
+    const { A, B } = await mesh(join(root, "seeded"), PAIR);
     procs.push(A, B);
     await writeRandomFile(join(A.dir, "same.bin"), 32 * MiB);
     await mkdir(B.dir, { recursive: true });
@@ -129,36 +102,14 @@ describe("sync: resume after SIGKILL, encryption", { timeout: 200_000 }, () => {
   });
 
   it("syncs over an encrypted link and refuses a peer with another key", async (t) => {
-    const port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
     const keyFile = join(root, "key");
     await writeFile(keyFile, "correct horse battery staple\n");
     const secure = ["--encryption", "yes", "--key-file", keyFile];
-    const hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
-    const peersOf = (h: string) => hosts.filter((x) => x !== h).map((x) => `${x}:${port}`);
-    const A = new LeftProcess({
-      name: "A",
-      dir: join(root, "eA"),
-      host: hosts[0]!,
-      port,
-      peers: peersOf(hosts[0]!),
-      args: secure,
-    });
-    const B = new LeftProcess({
-      name: "B",
-      dir: join(root, "eB"),
-      host: hosts[1]!,
-      port,
-      peers: peersOf(hosts[1]!),
-      args: secure,
-    });
-    const M = new LeftProcess({
-      name: "M",
-      dir: join(root, "eM"),
-      host: hosts[2]!,
-      port,
-      peers: peersOf(hosts[2]!),
-      args: ["--encryption", "yes", "--key", "wrong key"],
-    });
+    const { A, B, M } = await mesh(
+      join(root, "encrypted"),
+      { A: "127.0.0.2", B: "127.0.0.3", M: "127.0.0.4" },
+      { A: secure, B: secure, M: ["--encryption", "yes", "--key", "wrong key"] },
+    );
     procs.push(A, B, M);
     await writeRandomFile(join(A.dir, "secret.bin"), 4 * MiB);
     A.start();
