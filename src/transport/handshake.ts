@@ -133,12 +133,8 @@ export class Handshaker {
   }
 
   onInit(slot: PeerSlot, datagram: Uint8Array, now: number): void {
-    const body = decodeHandshake(datagram);
-    if (body instanceof DecodeError) {
-      this.host.malformed(slot, body);
-      return;
-    }
-    if (!this.acceptable(slot, body, now)) return;
+    const body = this.decoded(slot, decodeHandshake(datagram));
+    if (body === null || !this.acceptable(slot, body, now)) return;
     const order = compareParticipants(this.opts.deviceId, this.sessionId, body.deviceId, body.sessionId);
     // Simultaneous open: the lower participant stays initiator; the higher one yields and answers.
     if (slot.dial !== null && order < 0) {
@@ -172,12 +168,8 @@ export class Handshaker {
       this.host.ignored();
       return;
     }
-    const body = decodeHandshake(datagram);
-    if (body instanceof DecodeError) {
-      this.host.malformed(slot, body);
-      return;
-    }
-    if (!this.acceptable(slot, body, now)) return;
+    const body = this.decoded(slot, decodeHandshake(datagram));
+    if (body === null || !this.acceptable(slot, body, now)) return;
     const transcript = transcriptOf(dial.body, body);
     if (!this.opts.security.verify("responder", transcript, body.proof)) {
       this.refuse(slot, body.connectionId, WRONG_KEY, now);
@@ -211,11 +203,8 @@ export class Handshaker {
       this.host.ignored();
       return;
     }
-    const proof = decodeConfirm(datagram);
-    if (proof instanceof DecodeError) {
-      this.host.malformed(slot, proof);
-      return;
-    }
+    const proof = this.decoded(slot, decodeConfirm(datagram));
+    if (proof === null) return;
     if (!this.opts.security.verify("initiator", pending.transcript, proof)) {
       this.dropResponder(slot);
       this.refuse(slot, pending.init.connectionId, WRONG_KEY, now);
@@ -242,11 +231,8 @@ export class Handshaker {
    * same problem), but it changes nothing.
    */
   onClosePacket(slot: PeerSlot, datagram: Uint8Array, now: number): void {
-    const reason = decodeClosePacket(datagram);
-    if (reason instanceof DecodeError) {
-      this.host.malformed(slot, reason);
-      return;
-    }
+    const reason = this.decoded(slot, decodeClosePacket(datagram));
+    if (reason === null) return;
     if (this.limiter.allow(`refused-by ${slot.key}`, now, LOG_INTERVAL_MS)) {
       this.opts.log.log(
         "error",
@@ -254,6 +240,13 @@ export class Handshaker {
         `peer ${slot.key} refused the handshake: ${explained(reason)}`,
       );
     }
+  }
+
+  /** A decoded datagram's value, or null once a decoding error is reported as a malformed datagram. */
+  private decoded<T>(slot: PeerSlot, value: T | DecodeError): T | null {
+    if (!(value instanceof DecodeError)) return value;
+    this.host.malformed(slot, value);
+    return null;
   }
 
   private hello(cid: number): HandshakeBody {

@@ -119,50 +119,53 @@ export function decodeHandshake(datagram: Uint8Array): HandshakeBody | DecodeErr
 
 export function encodeConfirm(connectionId: number, packetNumber: number, proof: Uint8Array): Uint8Array {
   if (proof.length > MAX_PROOF_SIZE) throw new RangeError("proof too long");
-  const out = new Uint8Array(HEADER_SIZE + 2 + proof.length + CHECKSUM_SIZE);
-  const p = writeU16(
-    out,
-    writeHeader(out, 0, { type: PacketType.Confirm, connectionId, packetNumber }),
-    proof.length,
-  );
-  out.set(proof, p);
-  return sealChecksum(out);
+  return encodeSingleField(PacketType.Confirm, connectionId, packetNumber, 2, proof);
 }
 
 /** Returns the initiator's proof carried by a CONFIRM datagram. */
 export function decodeConfirm(datagram: Uint8Array): Uint8Array | DecodeError {
-  const r = checkedBody(datagram);
-  if (r instanceof DecodeError) return r;
-  const length = r.u16("proof length");
-  if (r.error) return r.error;
-  if (length > MAX_PROOF_SIZE) return new DecodeError("oversized", `proof of ${length} bytes`);
-  const proof = r.copy(length, "proof");
-  if (r.error) return r.error;
-  if (r.remaining !== 0) return new DecodeError("bad-length", `${r.remaining} trailing bytes`);
-  return proof;
+  return decodeSingleField(datagram, 2, "proof", MAX_PROOF_SIZE);
 }
 
 export function encodeClosePacket(connectionId: number, reason: string): Uint8Array {
-  const text = encodeBoundedText(reason, MAX_REASON_BYTES);
-  const out = new Uint8Array(HEADER_SIZE + 1 + text.length + CHECKSUM_SIZE);
-  const p = writeU8(
-    out,
-    writeHeader(out, 0, { type: PacketType.Close, connectionId, packetNumber: 0 }),
-    text.length,
-  );
-  out.set(text, p);
-  return sealChecksum(out);
+  return encodeSingleField(PacketType.Close, connectionId, 0, 1, encodeBoundedText(reason, MAX_REASON_BYTES));
 }
 
 /** Returns the reason carried by a CLOSE datagram. */
 export function decodeClosePacket(datagram: Uint8Array): string | DecodeError {
+  const text = decodeSingleField(datagram, 1, "reason", 0xff);
+  return text instanceof DecodeError ? text : decodeText(text);
+}
+
+/** CONFIRM and CLOSE bodies: one field behind its length, a u8 or a u16 (`lengthSize` bytes). */
+function encodeSingleField(
+  type: typeof PacketType.Confirm | typeof PacketType.Close,
+  connectionId: number,
+  packetNumber: number,
+  lengthSize: 1 | 2,
+  field: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + lengthSize + field.length + CHECKSUM_SIZE);
+  const p = writeHeader(out, 0, { type, connectionId, packetNumber });
+  out.set(field, lengthSize === 1 ? writeU8(out, p, field.length) : writeU16(out, p, field.length));
+  return sealChecksum(out);
+}
+
+function decodeSingleField(
+  datagram: Uint8Array,
+  lengthSize: 1 | 2,
+  what: string,
+  maxLength: number,
+): Uint8Array | DecodeError {
   const r = checkedBody(datagram);
   if (r instanceof DecodeError) return r;
-  const length = r.u8("reason length");
-  const text = r.view(length, "reason");
+  const length = lengthSize === 1 ? r.u8(`${what} length`) : r.u16(`${what} length`);
+  if (r.error) return r.error;
+  if (length > maxLength) return new DecodeError("oversized", `${what} of ${length} bytes`);
+  const field = r.copy(length, what);
   if (r.error) return r.error;
   if (r.remaining !== 0) return new DecodeError("bad-length", `${r.remaining} trailing bytes`);
-  return decodeText(text);
+  return field;
 }
 
 /**
