@@ -10,6 +10,7 @@ import { type FileHandle, open, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlockInfo, FileInfo } from "../index/types.js";
 import { xxh64Hex } from "../pipeline/hash.js";
+import type { PrefixDigest } from "../pipeline/prefix-digest.js";
 import { type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
@@ -36,6 +37,11 @@ export interface AssemblerOptions {
   budget: ByteBudget;
   /** SHA-256 (hex) of a whole file, computed off the main thread. */
   digestOf: (absPath: string) => Promise<string>;
+  /**
+   * Hashes a file while it is assembled (see PrefixDigests), so that the check at the end costs only the
+   * tail; digestOf is the fallback when it cannot answer. Absent: digestOf after the fact.
+   */
+  digester?: { follow(absPath: string): PrefixDigest };
   clock: Clock;
   log: Logger;
   /** Done-block marks are written to the index at least this often (the resume granularity). */
@@ -148,6 +154,38 @@ class LocalBlocks {
   async close(): Promise<void> {
     for (const handle of this.handles.values()) await (await handle)?.close();
     this.handles.clear();
+  }
+}
+
+/**
+ * How far a file under assembly is written without a gap from its start: blocks done before this attempt
+ * count, and the others as they are written (in any order).
+ */
+class WrittenPrefix {
+  private next = 0;
+  private readonly ahead: Set<number>;
+
+  constructor(
+    private readonly target: FileInfo,
+    done: ReadonlySet<number>,
+  ) {
+    this.ahead = new Set(done);
+    this.skip();
+  }
+
+  /** Block `index` is written; returns the prefix length in bytes. */
+  add(index: number): number {
+    this.ahead.add(index);
+    this.skip();
+    return this.bytes;
+  }
+
+  get bytes(): number {
+    return this.target.blocks[this.next]?.offset ?? this.target.size;
+  }
+
+  private skip(): void {
+    while (this.ahead.delete(this.next)) this.next++;
   }
 }
 
@@ -284,12 +322,19 @@ export class Assembler {
     if (opened === null) return { ok: false, reason: "io" };
     const { fh, tmpPath, done } = opened;
     const marks = new DoneMarks(db, target.path, target.digest, this.opts.clock, this.markIntervalMs, log);
+    const digest = this.opts.digester?.follow(tmpPath);
+    const prefix = new WrittenPrefix(target, done);
+    const written = (i: number) => {
+      marks.add(i);
+      digest?.advance(prefix.add(i));
+    };
     const local = new LocalBlocks(this.opts.dir, db, this.opts.recycle);
     let failure: AssemblyFailure | null = null;
     try {
       // Sparse: blocks take disk space as they are written (and were reserved above).
       await fh.truncate(target.size);
-      failure = await this.fillBlocks(target, done, fh, marks, local, space, sources);
+      digest?.advance(prefix.bytes);
+      failure = await this.fillBlocks(target, done, fh, written, local, space, sources);
     } catch (err) {
       failure = this.ioFailure(target, err).reason;
     } finally {
@@ -297,8 +342,11 @@ export class Assembler {
       await local.close();
       await fh.close().catch(() => undefined);
     }
-    if (failure !== null) return { ok: false, reason: failure };
-    const actual = await this.opts.digestOf(tmpPath).catch(() => "");
+    if (failure !== null) {
+      digest?.abort();
+      return { ok: false, reason: failure };
+    }
+    const actual = (await digest?.finish(target.size)) ?? (await this.opts.digestOf(tmpPath).catch(() => ""));
     if (actual !== target.digest) return this.mismatch(target, tmpPath);
     return { ok: true, tmpPath };
   }
@@ -359,7 +407,7 @@ export class Assembler {
     target: FileInfo,
     done: ReadonlySet<number>,
     fh: FileHandle,
-    marks: DoneMarks,
+    written: (index: number) => void,
     local: LocalBlocks,
     space: Reservation,
     sources: () => Connection[],
@@ -383,7 +431,7 @@ export class Assembler {
         budget.release(run.bytes);
         break;
       }
-      const task = this.fillRun(target, run, local, sources, write, marks)
+      const task = this.fillRun(target, run, local, sources, write, written)
         .then((result) => {
           failure ??= result;
         })
@@ -403,7 +451,8 @@ export class Assembler {
 
   /**
    * Fills one run: fetched whole when it is remote, else (or where a peer's answer was wrong or missing)
-   * block by block. `write` writes (and releases) verified bytes at a block's offset.
+   * block by block. `write` writes (and releases) verified bytes at a block's offset; `written` is told
+   * each block index once its bytes are on disk.
    */
   private async fillRun(
     target: FileInfo,
@@ -411,7 +460,7 @@ export class Assembler {
     local: LocalBlocks,
     sources: () => Connection[],
     write: (first: number, data: Uint8Array) => Promise<void>,
-    marks: DoneMarks,
+    written: (index: number) => void,
   ): Promise<AssemblyFailure | null> {
     const blocks = target.blocks.slice(run.first, run.first + run.count);
     let retry = blocks.map((_, i) => i);
@@ -422,7 +471,7 @@ export class Assembler {
         retry = badBlocks(got.data, blocks);
         if (retry.length === 0) {
           await write(run.first, got.data);
-          for (let i = 0; i < blocks.length; i++) marks.add(run.first + i);
+          for (let i = 0; i < blocks.length; i++) written(run.first + i);
           return null;
         }
         this.badBlockWarning(target, blocks[retry[0]!]!, got.device);
@@ -433,7 +482,7 @@ export class Assembler {
       const got = await this.fetchBlock(target, blocks[i]!, local, sources);
       if (!(got instanceof Uint8Array)) return got;
       await write(run.first + i, got);
-      marks.add(run.first + i);
+      written(run.first + i);
     }
     return null;
   }

@@ -14,7 +14,7 @@ import type { Logger } from "../util/log.js";
 import { DecodeError } from "../wire/errors.js";
 import { Announcer } from "./announcer.js";
 import { Applier, type ApplyOutcome } from "./applier.js";
-import { Assembler, TMP_DIR } from "./assembler.js";
+import { Assembler, type AssemblerOptions, TMP_DIR } from "./assembler.js";
 import { ByteBudget } from "./budget.js";
 import type { CompressMode } from "./compress.js";
 import { BlockFetcher } from "./fetcher.js";
@@ -33,6 +33,8 @@ export interface SyncEngineOptions {
   folder: SyncFolder;
   /** Whole-file SHA-256 (hex), computed off the main thread. */
   digestOf: (absPath: string) => Promise<string>;
+  /** Hashes downloads while they are written (AssemblerOptions.digester). */
+  digester?: AssemblerOptions["digester"];
   log: Logger;
   /** Block bytes requested but not yet written, across all files and peers. */
   budgetBytes: number;
@@ -111,6 +113,7 @@ export class SyncEngine {
       fetcher: this.fetcher,
       budget: new ByteBudget(opts.budgetBytes),
       digestOf: opts.digestOf,
+      digester: opts.digester,
       clock: this.clock,
       log: opts.log,
     });
