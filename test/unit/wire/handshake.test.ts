@@ -10,11 +10,24 @@ import {
   encodeConfirm,
   encodeHandshake,
   encodeHandshakeFields,
+  type HandshakeBody,
   MAX_PROOF_SIZE,
   vetForeignVersion,
 } from "../../../src/wire/handshake.js";
 import { decodeHeader, HEADER_SIZE, PacketType } from "../../../src/wire/header.js";
 import { arbHandshakeBody, arbMutated, withVersion } from "./arbitraries.js";
+
+/** A valid body with every id and nonce zero. */
+const ZERO_BODY: HandshakeBody = {
+  deviceId: new Uint8Array(16),
+  sessionId: new Uint8Array(16),
+  nonce: new Uint8Array(32),
+  connectionId: 9,
+  capabilities: 0,
+  encrypted: false,
+  maxPacketSize: 1400,
+  proof: new Uint8Array(0),
+};
 
 test("handshake bodies round-trip inside a checksummed datagram", () => {
   fc.assert(
@@ -69,16 +82,7 @@ test("any flipped bit is caught by the checksum or a field check", () => {
 });
 
 test("a foreign version byte is believed only in a datagram whose checksum holds", () => {
-  const init = encodeHandshake(PacketType.Init, 0, 0, {
-    deviceId: new Uint8Array(16),
-    sessionId: new Uint8Array(16),
-    nonce: new Uint8Array(32),
-    connectionId: 9,
-    capabilities: 0,
-    encrypted: false,
-    maxPacketSize: 1400,
-    proof: new Uint8Array(0),
-  });
+  const init = encodeHandshake(PacketType.Init, 0, 0, ZERO_BODY);
   const vetted = (datagram: Uint8Array) => {
     const header = decodeHeader(datagram);
     assert.ok(header instanceof DecodeError);
@@ -111,16 +115,7 @@ function kindOf(result: unknown): string {
 }
 
 test("bad handshake fields are typed errors", () => {
-  const body = {
-    deviceId: new Uint8Array(16),
-    sessionId: new Uint8Array(16),
-    nonce: new Uint8Array(32),
-    connectionId: 9,
-    capabilities: 0,
-    encrypted: false,
-    maxPacketSize: 1400,
-    proof: new Uint8Array(0),
-  };
+  const body = ZERO_BODY;
   assert.equal(
     kindOf(decodeHandshake(encodeHandshake(PacketType.Init, 0, 0, { ...body, connectionId: 0 }))),
     "bad-value",
