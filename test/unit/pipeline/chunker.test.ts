@@ -5,6 +5,7 @@ import fc from "fast-check";
 import {
   type BlockRange,
   type Candidates,
+  type CutMasks,
   CutPlanner,
   chunkBuffer,
   cutMasks,
@@ -79,6 +80,103 @@ function chunkInSegments(data: Uint8Array, p: ChunkParams, segment: number): Blo
   }
   return blocks;
 }
+
+/** docs/CHUNKING.md written for clarity, not speed: the optimized scanner and chunkBuffer must match it. */
+function referenceScan(
+  data: Uint8Array,
+  from: number,
+  to: number,
+  hash: number,
+  masks: CutMasks,
+  base: number,
+): Candidates & { hash: number } {
+  const out = { ends: [] as number[], strong: [] as boolean[], hash };
+  for (let i = from; i < to; i++) {
+    out.hash = (out.hash * 2 + GEAR[data[i]]) | 0;
+    if ((out.hash & masks.weak) === 0) {
+      out.ends.push(base + i + 1);
+      out.strong.push((out.hash & masks.strong) === 0);
+    }
+  }
+  return out;
+}
+
+function referenceChunks(data: Uint8Array, p: ChunkParams): BlockRange[] {
+  const n = data.length;
+  const c = referenceScan(data, 0, n, 0, cutMasks(p), 0);
+  // kind[e]: 0 no candidate ends at e, 1 weak, 2 strong.
+  const kind = new Uint8Array(n + 1);
+  for (const [i, e] of c.ends.entries()) kind[e] = c.strong[i] ? 2 : 1;
+  const blocks: BlockRange[] = [];
+  for (let s = 0; s < n; ) {
+    let end = Math.min(s + p.max, n);
+    if (n - s <= p.min) end = n;
+    else {
+      let e = s + p.min;
+      while (e < s + p.avg && e <= n && kind[e] !== 2) e++;
+      if (e < s + p.avg && e <= n) end = e;
+      else {
+        e = s + p.avg;
+        while (e < s + p.max && e <= n && kind[e] === 0) e++;
+        if (e < s + p.max && e <= n) end = e;
+      }
+    }
+    blocks.push({ offset: s, size: end - s });
+    s = end;
+  }
+  return blocks;
+}
+
+/**
+ * Bytes chosen one by one so that (nearly) every position is a candidate for `weak`: the most hits a
+ * scan can meet, the worst case for the scanner's hit buffer.
+ */
+function hitDense(size: number, weak: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let h = 0;
+  for (let i = 0; i < size; i++) {
+    let b = 0;
+    while (b < 255 && (((h << 1) + GEAR[b]) & weak) !== 0) b++;
+    out[i] = b;
+    h = ((h << 1) + GEAR[b]) | 0;
+  }
+  return out;
+}
+
+/** Parameter sets from the tiny (every byte a weak candidate half the time) to the default. */
+const paramSets: ChunkParams[] = [
+  chunkParams(64),
+  chunkParams(256),
+  chunkParams(4096),
+  chunkParams(1 << 16),
+  chunkParams(1 << 20),
+  { min: 1, avg: 1, max: 1 },
+  { min: 1, avg: 2, max: 3 },
+  { min: 100, avg: 100, max: 100 },
+  { min: 10, avg: 1000, max: 1001 },
+  { min: 1, avg: 1 << 12, max: 1 << 20 },
+];
+
+/** Random data (also longer than the scanner's 64 KiB window), constant runs, repeating patterns, short buffers. */
+const inputs: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }),
+  fc
+    .record({ size: fc.integer({ min: 0, max: 200_000 }), seed: fc.integer() })
+    .map((r) => noise(r.size, r.seed)),
+  fc
+    .record({ size: fc.integer({ min: 0, max: 100_000 }), byte: fc.integer({ min: 0, max: 255 }) })
+    .map((r) => new Uint8Array(r.size).fill(r.byte)),
+  fc
+    .record({
+      pattern: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+      size: fc.integer({ min: 0, max: 100_000 }),
+    })
+    .map((r) => {
+      const out = new Uint8Array(r.size);
+      for (let i = 0; i < r.size; i++) out[i] = r.pattern[i % r.pattern.length];
+      return out;
+    }),
+);
 
 test("the gear table is pinned: changing it changes every block boundary", () => {
   assert.equal(GEAR.length, 256);
@@ -168,6 +266,59 @@ test("inserting 100 bytes near the start of 64 MiB changes only the first blocks
     before.slice(before.length - (after.length - changed.length)),
   );
   assert.ok(after.length - changed.length >= before.length - 2);
+});
+
+test("scanCandidates finds exactly the reference candidates and hash", () => {
+  fc.assert(
+    fc.property(
+      inputs,
+      fc.constantFrom(...paramSets),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.integer(),
+      fc.nat(2 ** 40),
+      (data, p, a, b, hash, base) => {
+        const from = Math.floor(Math.min(a, b) * data.length);
+        const to = Math.floor(Math.max(a, b) * data.length);
+        const masks = cutMasks(p);
+        const out: Candidates = { ends: [], strong: [] };
+        const h = scanCandidates(data, from, to, hash, masks, base, out);
+        const ref = referenceScan(data, from, to, hash, masks, base);
+        assert.deepEqual(out, { ends: ref.ends, strong: ref.strong });
+        assert.equal(h, ref.hash);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("chunkBuffer gives the reference blocks", () => {
+  fc.assert(
+    fc.property(inputs, fc.constantFrom(...paramSets), (data, p) => {
+      assert.deepEqual(chunkBuffer(data, p), referenceChunks(data, p));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test("a candidate at almost every byte, across scan windows, is found exactly", () => {
+  for (const p of [chunkParams(64), { min: 1, avg: 1, max: 1 }]) {
+    const masks = cutMasks(p);
+    const data = hitDense(150_000, masks.weak);
+    const out: Candidates = { ends: [], strong: [] };
+    const h = scanCandidates(data, 0, data.length, 0, masks, 0, out);
+    const ref = referenceScan(data, 0, data.length, 0, masks, 0);
+    assert.ok(ref.ends.length > 0.99 * data.length, `${ref.ends.length} candidates`);
+    assert.deepEqual(out, { ends: ref.ends, strong: ref.strong });
+    assert.equal(h, ref.hash);
+    assert.deepEqual(chunkBuffer(data, p), referenceChunks(data, p));
+  }
+});
+
+test("4 MiB of random data: chunkBuffer matches the reference with 64 KiB blocks", () => {
+  const data = noise(4 << 20, 3);
+  const p = chunkParams(1 << 16);
+  assert.deepEqual(chunkBuffer(data, p), referenceChunks(data, p));
 });
 
 test("invalid parameters are rejected", () => {
