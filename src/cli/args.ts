@@ -282,7 +282,7 @@ function buildProgram(io: CliIo, onCommand: (c: CliCommand) => void): Command {
     .addOption(
       new Option(
         "--packet-size <bytes>",
-        "UDP payload size (default: 32000 when the first peer is 127.x, else 1400)",
+        "UDP payload size (default: 65000 when the first peer is 127.x, else 1400)",
       ).argParser(bytesIn(MIN_PACKET_SIZE, MAX_DATAGRAM)),
     )
     .addOption(

@@ -26,7 +26,9 @@ export interface DaemonStatus extends Status {
 export interface MonitorSources {
   peers: readonly PeerAddress[];
   engine: { status(): EngineStatus };
-  endpoint: { stats(): Pick<EndpointStats, "bytesSent" | "bytesReceived"> };
+  endpoint: {
+    stats(): Pick<EndpointStats, "bytesSent" | "bytesReceived" | "packetsSent" | "packetsRetransmitted">;
+  };
   db: TransferIndex & ChangeFeed & Pick<IndexDb, "livePaths">;
   problems: () => LoggedProblem[];
   log: Logger;
@@ -60,7 +62,12 @@ export class DaemonMonitor {
         const deviceId = s.connected.get(address);
         return { address, connected: deviceId !== undefined, deviceId: deviceId ?? null };
       }),
-      wire: { bytesSent: wire.bytesSent, bytesReceived: wire.bytesReceived },
+      wire: {
+        bytesSent: wire.bytesSent,
+        bytesReceived: wire.bytesReceived,
+        packetsSent: wire.packetsSent,
+        packetsRetransmitted: wire.packetsRetransmitted,
+      },
       files: { local: this.countLive(), needed: s.needed },
       inSync: s.inSync,
       deviceId: this.src.db.deviceId,

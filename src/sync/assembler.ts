@@ -9,9 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { type FileHandle, open, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlockInfo, FileInfo } from "../index/types.js";
-import { xxh64Hex } from "../pipeline/hash.js";
 import type { PrefixDigest } from "../pipeline/prefix-digest.js";
-import { type Connection, releaseBulk } from "../transport/types.js";
+import { allocBulk, type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import type { ByteBudget } from "./budget.js";
@@ -21,7 +20,7 @@ import type { BlockFetcher, FetchResult } from "./fetcher.js";
 import { ioProblem } from "./io-errors.js";
 import type { SyncIndex } from "./ports.js";
 import type { RecycleBin } from "./recycle.js";
-import { badBlocks, type PlannedRun, planRuns, runBytes } from "./run.js";
+import { badBlocks, type LocalSource, type PlannedRun, planRuns, runBytes } from "./run.js";
 
 /** Why assembly stopped; "no-source" waits for a peer, the others are retried after a delay. */
 export type AssemblyFailure = "no-source" | "closed" | "io" | "digest" | "no-space";
@@ -125,20 +124,24 @@ class LocalBlocks {
     private readonly recycle: RecycleBin,
   ) {}
 
-  private locate(b: BlockInfo): { abs: string; offset: number } | undefined {
+  /** Where our index (or the recycle bin) says a local file has this block: worth trying before a peer. */
+  locate(b: BlockInfo): LocalSource | undefined {
     const at = this.db.findBlock(b.hash, b.size);
     return at ? { abs: join(this.dir, at.path), offset: at.offset } : this.recycle.find(b.hash, b.size);
-  }
-
-  /** Our index (or the recycle bin) knows a local file with this block: worth trying before a peer. */
-  has(b: BlockInfo): boolean {
-    return this.locate(b) !== undefined;
   }
 
   /** The block's bytes if some local file still holds them (the index may be stale: verified here). */
   async read(b: BlockInfo): Promise<Uint8Array | null> {
     const at = this.locate(b);
     if (at === undefined) return null;
+    const buf = await this.readAt(at, b.size);
+    if (buf !== null && badBlocks(buf, [b]).length === 0) return buf;
+    if (buf !== null) releaseBulk(buf);
+    return null;
+  }
+
+  /** `size` bytes at `at`, unverified, in a pooled bulk buffer; null if the file is gone or shorter. */
+  async readAt(at: LocalSource, size: number): Promise<Uint8Array | null> {
     let handle = this.handles.get(at.abs);
     if (handle === undefined) {
       handle = open(at.abs, "r").catch(() => null);
@@ -146,9 +149,11 @@ class LocalBlocks {
     }
     const fh = await handle;
     if (fh === null) return null;
-    const buf = Buffer.allocUnsafe(b.size);
-    const { bytesRead } = await fh.read(buf, 0, b.size, at.offset).catch(() => ({ bytesRead: -1 }));
-    return bytesRead === b.size && xxh64Hex(buf) === b.hash ? buf : null;
+    const buf = allocBulk(size);
+    const { bytesRead } = await fh.read(buf, 0, size, at.offset).catch(() => ({ bytesRead: -1 }));
+    if (bytesRead === size) return buf;
+    releaseBulk(buf);
+    return null;
   }
 
   async close(): Promise<void> {
@@ -423,7 +428,7 @@ export class Assembler {
       }
       space.written(data.byteLength);
     };
-    for (const run of planRuns(target.blocks, done, (b) => local.has(b))) {
+    for (const run of planRuns(target.blocks, done, (b) => local.locate(b))) {
       if (this.stopped) failure ??= "closed";
       if (failure !== null) break;
       await budget.acquire(run.bytes);
@@ -450,9 +455,10 @@ export class Assembler {
   }
 
   /**
-   * Fills one run: fetched whole when it is remote, else (or where a peer's answer was wrong or missing)
-   * block by block. `write` writes (and releases) verified bytes at a block's offset; `written` is told
-   * each block index once its bytes are on disk.
+   * Fills one run: read or fetched whole, else (for a single block, or where the run's bytes were wrong
+   * or missing) block by block, each from a local copy if possible and from the peers otherwise.
+   * `write` writes (and releases) verified bytes at a block's offset; `written` is told each block
+   * index once its bytes are on disk.
    */
   private async fillRun(
     target: FileInfo,
@@ -463,29 +469,32 @@ export class Assembler {
     written: (index: number) => void,
   ): Promise<AssemblyFailure | null> {
     const blocks = target.blocks.slice(run.first, run.first + run.count);
-    let retry = blocks.map((_, i) => i);
-    if (run.remote && blocks.length > 1) {
-      const got = await this.fetchRun(target, blocks, sources);
+    if (blocks.length > 1) {
+      const got =
+        run.source === null
+          ? await this.fetchRun(target, blocks, sources)
+          : { data: await local.readAt(run.source, run.bytes), device: null };
       if (got === "closed" || got === "no-source") return got;
-      if (got !== null) {
-        retry = badBlocks(got.data, blocks);
-        if (retry.length === 0) {
+      if (got !== null && got.data !== null) {
+        const bad = badBlocks(got.data, blocks);
+        if (bad.length === 0) {
           await write(run.first, got.data);
           for (let i = 0; i < blocks.length; i++) written(run.first + i);
           return null;
         }
-        this.badBlockWarning(target, blocks[retry[0]!]!, got.device);
+        if (got.device !== null) this.badBlockWarning(target, blocks[bad[0]!]!, got.device);
         releaseBulk(got.data);
       }
     }
-    for (const i of retry) {
-      const got = await this.fetchBlock(target, blocks[i]!, local, sources);
+    for (const [i, block] of blocks.entries()) {
+      const got = await this.fetchBlock(target, block, local, sources);
       if (!(got instanceof Uint8Array)) return got;
       await write(run.first + i, got);
       written(run.first + i);
     }
     return null;
   }
+
   /**
    * A remote run's bytes as one peer sent them (decompressed, not yet verified), null when that peer
    * could not answer, or why no peer can be asked.

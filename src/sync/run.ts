@@ -35,42 +35,55 @@ export function badBlocks(data: Uint8Array, blocks: readonly RunBlock[]): number
   return bad;
 }
 
-/** Blocks `first` to `first + count - 1` of a file, `bytes` long; `remote` when no local file has them. */
+/** Where some local file holds a block's bytes. */
+export interface LocalSource {
+  /** Absolute path. */
+  abs: string;
+  offset: number;
+}
+
+/** Blocks `first` to `first + count - 1` of a file, `bytes` long. */
 export interface PlannedRun {
   first: number;
   count: number;
   bytes: number;
-  remote: boolean;
+  /** Where the run's bytes are locally (the blocks follow each other there too), or null: remote. */
+  source: LocalSource | null;
 }
 
 /**
- * The blocks not yet `done`, in file order, as runs: a block that some local file has (`isLocal`) is a
- * run of its own, to be copied rather than fetched; consecutive remote blocks are grouped up to
- * `maxBytes` (a bigger block alone). Lazy, so that `isLocal` is asked only as runs are taken.
+ * The blocks not yet `done`, in file order, as runs of up to `maxBytes` (a bigger block alone):
+ * consecutive remote blocks (`locate` finds no local copy) together, and consecutive local blocks
+ * together when their copies also follow each other in one local file (the old version of a file,
+ * shifted by an insertion or not). Lazy, so that `locate` is asked only as runs are taken.
  */
 export function* planRuns<B extends RunBlock>(
   blocks: readonly B[],
   done: ReadonlySet<number>,
-  isLocal: (b: B) => boolean,
+  locate: (b: B) => LocalSource | undefined,
   maxBytes = RUN_BYTES,
 ): Generator<PlannedRun> {
   let open: PlannedRun | null = null;
   for (let i = 0; i < blocks.length; i++) {
     if (done.has(i)) continue;
     const b = blocks[i]!;
-    const remote = !isLocal(b);
-    const joins = open !== null && remote && open.first + open.count === i && open.bytes + b.size <= maxBytes;
-    if (open !== null && !joins) {
+    const source = locate(b) ?? null;
+    if (
+      open !== null &&
+      !(open.first + open.count === i && open.bytes + b.size <= maxBytes && follows(open, source))
+    ) {
       yield open;
       open = null;
     }
-    if (!remote) {
-      yield { first: i, count: 1, bytes: b.size, remote };
-      continue;
-    }
-    if (open === null) open = { first: i, count: 0, bytes: 0, remote };
+    if (open === null) open = { first: i, count: 0, bytes: 0, source };
     open.count++;
     open.bytes += b.size;
   }
   if (open !== null) yield open;
+}
+
+/** A block found at `next` (null: remote) continues `run` where it is. */
+function follows(run: PlannedRun, next: LocalSource | null): boolean {
+  if (run.source === null || next === null) return run.source === next;
+  return run.source.abs === next.abs && run.source.offset + run.bytes === next.offset;
 }

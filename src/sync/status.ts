@@ -19,7 +19,8 @@ export interface PeerStatus {
 export interface Status {
   peers: PeerStatus[];
   /** Every UDP payload byte since start. */
-  wire: { bytesSent: number; bytesReceived: number };
+  /** Since start; retransmitted packets are also counted in packetsSent (and their bytes in bytesSent). */
+  wire: { bytesSent: number; bytesReceived: number; packetsSent: number; packetsRetransmitted: number };
   files: {
     /** Live local entries (files, dirs, links; not tombstones). */
     local: number;

@@ -393,12 +393,14 @@ export class ConnectionImpl implements Connection, LossListener {
     if (now >= this.lastElicitingSentAt + this.keepaliveMs) this.pingPending = true;
   }
 
-  /** RFC 9002 §6.2.4: send probes; if there is no new data to carry, resend the oldest unacknowledged. */
+  /**
+   * RFC 9002 §6.2.4: send probes, carrying new data if there is some, else a PING. Not a copy of the
+   * oldest unacknowledged packet: with 65000-byte datagrams that costs 65 KB each time a busy peer (GC,
+   * a long event-loop turn) merely acknowledges late, which on loopback is most timeouts. The PING's ACK
+   * tells the truth: if the packet was really lost, the time threshold declares it so at once.
+   */
   private onProbeTimeout(): void {
     this.probes = PROBES_PER_TIMEOUT;
-    if (this.streamOut.hasData() || this.bulkOut.hasData()) return;
-    const oldest = this.loss.oldestOutstanding();
-    if (oldest !== null) this.requeue(oldest);
     if (!this.streamOut.hasData() && !this.bulkOut.hasData()) this.pingPending = true;
   }
 

@@ -115,15 +115,6 @@ export class LossDetector {
     return false;
   }
 
-  /** The oldest unacknowledged ack-eliciting packet (probe content), or null. */
-  oldestOutstanding(): SentPacket | null {
-    for (let i = this.head; i < this.packets.length; i++) {
-      const p = this.packets[i]!;
-      if (p.state === PacketState.Outstanding) return p;
-    }
-    return null;
-  }
-
   private detectLost(now: number): void {
     this.lossTime = Number.POSITIVE_INFINITY;
     if (this.largestAcked < 0) return;

@@ -17,7 +17,7 @@ describe("DaemonMonitor", () => {
       inSync: false,
       connected: new Map([["127.0.0.3:22001", PEER]]),
     };
-    const wire = { bytesSent: 0, bytesReceived: 0 };
+    const wire = { bytesSent: 0, bytesReceived: 0, packetsSent: 0, packetsRetransmitted: 0 };
     let now = 0;
     const monitor = new DaemonMonitor({
       peers: [

@@ -7,7 +7,12 @@ export function daemonStatus(over: Partial<DaemonStatus> = {}): DaemonStatus {
       { address: "127.0.0.3:22001", connected: true, deviceId: "ab".repeat(16) },
       { address: "127.0.0.4:22001", connected: false, deviceId: null },
     ],
-    wire: { bytesSent: 1_500_000, bytesReceived: 250 * 1024 * 1024 },
+    wire: {
+      bytesSent: 1_500_000,
+      bytesReceived: 250 * 1024 * 1024,
+      packetsSent: 40,
+      packetsRetransmitted: 1,
+    },
     files: { local: 12, needed: 3 },
     inSync: false,
     deviceId: "cd".repeat(16),

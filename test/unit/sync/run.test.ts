@@ -2,56 +2,76 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
 import { initHasher, xxh64Hex } from "../../../src/pipeline/hash.js";
-import { badBlocks, planRuns, runBytes } from "../../../src/sync/run.js";
+import { badBlocks, type LocalSource, planRuns, runBytes } from "../../../src/sync/run.js";
 
 before(() => initHasher());
 
-const blocksArb = fc.array(fc.integer({ min: 1, max: 600 }), { maxLength: 60 }).map((sizes) => {
-  let offset = 0;
-  return sizes.map((size, i) => {
-    const b = { offset, size, hash: i.toString(16).padStart(16, "0") };
-    offset += size;
-    return b;
+/** Blocks with, for each, where a local copy is: nowhere, or in file x/y right after the previous block's copy or elsewhere. */
+const layoutArb = fc
+  .array(
+    fc.record({
+      size: fc.integer({ min: 1, max: 600 }),
+      where: fc.constantFrom("remote", "x", "y"),
+      adjacent: fc.boolean(),
+      done: fc.boolean(),
+    }),
+    { maxLength: 60 },
+  )
+  .map((specs) => {
+    let prev: LocalSource | undefined;
+    let prevSize = 0;
+    return specs.map((spec, i) => {
+      let source: LocalSource | undefined;
+      if (spec.where !== "remote") {
+        const offset = spec.adjacent && prev?.abs === spec.where ? prev.offset + prevSize : 10_000 * (i + 1);
+        source = { abs: spec.where, offset };
+      }
+      prev = source;
+      prevSize = spec.size;
+      return { size: spec.size, hash: i.toString(16).padStart(16, "0"), source, done: spec.done };
+    });
   });
-});
 
 describe("planRuns", () => {
-  it("covers every block not done exactly once, in order, with runs of consecutive remote blocks", () => {
+  it("covers every block not done once, in order, in maximal runs of blocks that follow each other", () => {
     fc.assert(
-      fc.property(
-        blocksArb,
-        fc.func(fc.boolean()),
-        fc.func(fc.boolean()),
-        fc.integer({ min: 1, max: 2000 }),
-        (blocks, isDone, isLocalFn, maxBytes) => {
-          const done = new Set(blocks.map((_, i) => i).filter((i) => isDone(i)));
-          const local = new Set(blocks.map((_, i) => i).filter((i) => isLocalFn(i)));
-          const runs = [...planRuns(blocks, done, (b) => local.has(blocks.indexOf(b)), maxBytes)];
-          const covered = runs.flatMap((r) => Array.from({ length: r.count }, (_, k) => r.first + k));
-          assert.deepEqual(
-            covered,
-            blocks.map((_, i) => i).filter((i) => !done.has(i)),
-          );
-          for (const r of runs) {
-            const members = blocks.slice(r.first, r.first + r.count);
-            assert.equal(r.bytes, runBytes(members));
-            assert.ok(r.count >= 1);
-            if (!r.remote) assert.equal(r.count, 1, "a local block is copied on its own");
-            for (let k = 0; k < r.count; k++) assert.equal(local.has(r.first + k), !r.remote);
-            if (r.count > 1) assert.ok(r.bytes <= maxBytes, "only a lone block may exceed the cap");
+      fc.property(layoutArb, fc.integer({ min: 1, max: 2000 }), (blocks, maxBytes) => {
+        const done = new Set(blocks.flatMap((b, i) => (b.done ? [i] : [])));
+        const runs = [...planRuns(blocks, done, (b) => b.source, maxBytes)];
+        const covered = runs.flatMap((r) => Array.from({ length: r.count }, (_, k) => r.first + k));
+        assert.deepEqual(
+          covered,
+          blocks.flatMap((_, i) => (done.has(i) ? [] : [i])),
+        );
+        for (const r of runs) {
+          const members = blocks.slice(r.first, r.first + r.count);
+          assert.equal(r.bytes, runBytes(members));
+          if (r.count > 1) assert.ok(r.bytes <= maxBytes, "only a lone block may exceed the cap");
+          assert.deepEqual(r.source, members[0]!.source ?? null);
+          // Every member is where the run says: remote, or right behind the previous one in the same file.
+          let at = r.source?.offset ?? 0;
+          for (const m of members) {
+            if (r.source === null) assert.equal(m.source, undefined);
+            else assert.deepEqual(m.source, { abs: r.source.abs, offset: at });
+            at += m.size;
           }
-          // Maximal: two neighbouring remote runs could not have been one.
-          for (let k = 1; k < runs.length; k++) {
-            const [a, b] = [runs[k - 1]!, runs[k]!];
-            if (a.remote && b.remote && a.first + a.count === b.first)
-              assert.ok(a.bytes + b.bytes > maxBytes || b.count === 0);
-          }
-        },
-      ),
+        }
+        // Maximal: a run ends only where the next block could not have joined it.
+        for (let k = 1; k < runs.length; k++) {
+          const [a, b] = [runs[k - 1]!, runs[k]!];
+          const next = blocks[b.first]!;
+          const adjacent = a.first + a.count === b.first;
+          const sameWhere =
+            a.source === null
+              ? next.source === undefined
+              : next.source?.abs === a.source.abs && next.source.offset === a.source.offset + a.bytes;
+          assert.ok(!adjacent || !sameWhere || a.bytes + next.size > maxBytes);
+        }
+      }),
     );
   });
 
-  it("asks isLocal only as runs are taken", () => {
+  it("locates blocks only as runs are taken", () => {
     const blocks = Array.from({ length: 10 }, (_, i) => ({ size: 100, hash: String(i) }));
     let asked = 0;
     const runs = planRuns(
@@ -59,7 +79,7 @@ describe("planRuns", () => {
       new Set(),
       () => {
         asked++;
-        return false;
+        return undefined;
       },
       300,
     );

@@ -11,7 +11,7 @@ import { waitFor } from "../../helpers/procs.js";
 function status(needed: number): Status {
   return {
     peers: [{ address: "127.0.0.3:22001", connected: needed === 0, deviceId: null }],
-    wire: { bytesSent: 1, bytesReceived: 2 },
+    wire: { bytesSent: 1, bytesReceived: 2, packetsSent: 1, packetsRetransmitted: 0 },
     files: { local: 3, needed },
     inSync: needed === 0,
     deviceId: "ab".repeat(16),

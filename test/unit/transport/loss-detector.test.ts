@@ -110,7 +110,6 @@ test("ACK-only packets are never in flight and do not hold up the history", () =
   detector.onAck(ack([1, 1]), 1);
   assert.equal(detector.outstanding, 0);
   assert.deepEqual(lost, []);
-  assert.equal(detector.oldestOutstanding(), null);
   assert.equal(detector.nextDeadline(), Number.POSITIVE_INFINITY);
 });
 
