@@ -46,8 +46,11 @@ function handle(msg: DigestRequest): void {
     if (fd >= 0) files.set(msg.id, { fd, hash: createHash("sha256"), hashed: 0, broken: false });
     return;
   }
+  if (msg.op === "abort") {
+    close(msg.id);
+    return;
+  }
   const f = files.get(msg.id);
-  if (msg.op === "abort") return close(msg.id);
   if (f !== undefined) {
     try {
       catchUp(f, msg.upTo);
