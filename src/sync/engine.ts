@@ -15,6 +15,7 @@ import { DecodeError } from "../wire/errors.js";
 import { Announcer } from "./announcer.js";
 import { Applier, type ApplyOutcome } from "./applier.js";
 import { Assembler, type AssemblerOptions, TMP_DIR } from "./assembler.js";
+import { resolveEntry } from "./block-delta.js";
 import { ByteBudget } from "./budget.js";
 import type { CompressMode } from "./compress.js";
 import { BlockFetcher } from "./fetcher.js";
@@ -53,8 +54,12 @@ interface PeerState {
   conn: Connection;
   /** The peer has sent its whole index (an INDEX marked complete after our HELLO). */
   indexComplete: boolean;
-  /** Storing the peer's entries failed: its INDEX messages are dropped until this timer asks again. */
-  resync: TimerHandle | null;
+  /**
+   * An entry of the peer's could not be stored or resolved: its INDEX messages are dropped until the
+   * reply to a new HELLO begins, so that nothing is stored past the lost entry (remoteSequence() is the
+   * highest stored sequence, and the next HELLO starts there).
+   */
+  resync: { hello: TimerHandle | null } | null;
 }
 
 export interface EngineStatus {
@@ -169,7 +174,7 @@ export class SyncEngine {
   /** Stops starting work, fails outstanding block requests, and waits for changes under way to finish. */
   async close(): Promise<void> {
     this.closing = true;
-    for (const peer of this.peers.values()) peer.resync?.cancel();
+    for (const peer of this.peers.values()) peer.resync?.hello?.cancel();
     this.assembler.stop();
     this.fetcher.close();
     this.announcer.close();
@@ -190,7 +195,7 @@ export class SyncEngine {
   private onPeerDown(conn: Connection, reason: string): void {
     const peer = this.peers.get(conn.deviceId);
     if (peer?.conn === conn) {
-      peer.resync?.cancel();
+      peer.resync?.hello?.cancel();
       this.peers.delete(conn.deviceId);
     }
     this.log.log("info", "peer.down", "peer disconnected", { peer: conn.peer, reason });
@@ -235,7 +240,7 @@ export class SyncEngine {
           });
           return;
         }
-        this.announcer.hello(conn, msg.since);
+        this.announcer.hello(conn, msg.since, msg.full);
         return;
       case MessageType.Index:
         this.onIndex(conn, msg);
@@ -251,9 +256,20 @@ export class SyncEngine {
 
   private onIndex(conn: Connection, msg: Index): void {
     const peer = this.peers.get(conn.deviceId);
-    if (peer?.resync) return;
+    if (peer?.resync) {
+      // Only the reply to the HELLO already sent ends the gap; what precedes it was sent before.
+      if (peer.conn !== conn || peer.resync.hello !== null || !msg.reply) return;
+      peer.resync = null;
+    }
     const valid: FileInfo[] = [];
-    for (const f of msg.files) {
+    let unresolved: string | null = null;
+    for (const e of msg.files) {
+      // Entries come in sequence order: none after an unresolved one may be stored before it is.
+      const f = e.blocks === null ? resolveEntry(e, this.db.getLocal(e.path)) : e;
+      if (f === null) {
+        unresolved = e.path;
+        break;
+      }
       const problem = entryProblem(f);
       if (problem === null) valid.push(f);
       else
@@ -273,13 +289,13 @@ export class SyncEngine {
       this.tracker.addDevice(conn.deviceId);
       for (const f of valid) this.tracker.evaluate(f.path);
     }
-    if (msg.complete && peer?.conn === conn) peer.indexComplete = true;
+    if (unresolved !== null) this.deltaUnresolved(peer, conn, unresolved);
+    else if (msg.complete && peer?.conn === conn) peer.indexComplete = true;
   }
 
   /**
    * The peer's entries could not be stored (disk full, say). Its announcements are dropped for a while,
-   * then a new HELLO asks for everything after what is stored: that answer follows whatever was already
-   * on its way, so the entries lost now are sent again and none is skipped.
+   * then a new HELLO asks for everything after what is stored.
    */
   private indexWriteFailed(peer: PeerState | undefined, conn: Connection, err: unknown): void {
     this.log.log(
@@ -291,12 +307,32 @@ export class SyncEngine {
       },
     );
     if (peer?.conn !== conn || peer.resync !== null) return;
-    peer.indexComplete = false;
-    peer.resync = this.clock.setTimeout(() => {
-      peer.resync = null;
+    const resync: NonNullable<PeerState["resync"]> = { hello: null };
+    resync.hello = this.clock.setTimeout(() => {
+      resync.hello = null;
       if (this.closing || this.peers.get(conn.deviceId) !== peer) return;
       conn.sendMessage(encodeHello(this.db.deviceId, this.db.remoteSequence(conn.deviceId)));
     }, this.opts.indexResyncMs ?? INDEX_RESYNC_MS);
+    peer.resync = resync;
+    peer.indexComplete = false;
+  }
+
+  /**
+   * A delta of the peer's names a base that is no longer our local entry (we changed the file, and the
+   * peer had not heard of it yet): the entry and the rest of its batch are dropped, and a HELLO asks for
+   * everything after what is stored, with block lists in full.
+   */
+  private deltaUnresolved(peer: PeerState | undefined, conn: Connection, path: string): void {
+    this.log.log(
+      "warn",
+      "sync.delta_unresolved",
+      "peer announced changes against a version we no longer have; asking for full block lists",
+      { peer: conn.peer, path },
+    );
+    if (peer?.conn !== conn || peer.resync !== null) return;
+    peer.resync = { hello: null };
+    peer.indexComplete = false;
+    conn.sendMessage(encodeHello(this.db.deviceId, this.db.remoteSequence(conn.deviceId), true));
   }
 
   private onLocalChanges(files: FileInfo[]): void {

@@ -5,14 +5,24 @@
  * Decoding follows src/wire's convention: it never throws, it returns the message or a DecodeError, and
  * every count is checked against the bytes present before anything is allocated for it. decodeMessage
  * checks structure and bounds only; whether an entry is acceptable (its path, its block list) is decided
- * per entry by validate.ts, so one bad entry does not cost the whole batch.
+ * per entry by validate.ts, so one bad entry does not cost the whole batch. A block list sent as a delta
+ * (block-delta.ts) is decoded as such: the engine resolves it against its own index before validating.
  */
-import type { BlockInfo, EntryType, FileInfo, VersionVector } from "../index/types.js";
+import type { BlockInfo, EntryType, VersionVector } from "../index/types.js";
 import { ByteReader, writeU8, writeU16, writeU32, writeU64 } from "../wire/bytes.js";
 import { DecodeError } from "../wire/errors.js";
+import {
+  type AnnouncedEntry,
+  announcedBlocks,
+  type BlockDelta,
+  type BlockOp,
+  type DeltaBlock,
+  opLength,
+} from "./block-delta.js";
 import { MAX_PATH_BYTES } from "./paths.js";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: HELLO flags, INDEX `reply` flag, block lists as deltas (block-delta.ts). */
+export const PROTOCOL_VERSION = 2;
 
 export const MessageType = { Hello: 1, Index: 2, Request: 3, Response: 4 } as const;
 
@@ -41,6 +51,18 @@ const HASH_BYTES = 8;
 const DIGEST_BYTES = 32;
 const BLOCK_ENTRY_BYTES = 4 + HASH_BYTES;
 const VERSION_ENTRY_BYTES = DEVICE_BYTES + 8;
+/** Delta header: base sequence, base digest, op count. */
+const DELTA_HEADER_BYTES = 8 + DIGEST_BYTES + 4;
+/** Also the smallest op: an op count is checked against it before the ops are read. */
+const COPY_OP_BYTES = 1 + 4 + 4;
+const LITERAL_OP_BYTES = 1 + 4;
+const ENTRY_DELETED = 1;
+const ENTRY_DELTA = 2;
+const HELLO_FULL = 1;
+const INDEX_COMPLETE = 1;
+const INDEX_REPLY = 2;
+const OP_COPY = 0;
+const OP_LITERAL = 1;
 /** Largest representable mtime (±8.64e15 ms is the range of a JS Date). */
 const MAX_MTIME_MS = 8.64e15;
 
@@ -49,13 +71,20 @@ export interface Hello {
   deviceId: string;
   /** "Send me your index entries with a sequence greater than this." */
   since: number;
+  /**
+   * "Send every block list in full, in the answer and on this connection until my next HELLO": a delta
+   * of yours named a base this host no longer has.
+   */
+  full: boolean;
 }
 
 export interface Index {
   type: typeof MessageType.Index;
-  files: FileInfo[];
+  files: AnnouncedEntry[];
   /** The sender has now sent every entry it had when it began this announcement. */
   complete: boolean;
+  /** The first message answering a HELLO: what came before it on the connection did not answer that HELLO. */
+  reply: boolean;
 }
 
 export interface Request {
@@ -110,26 +139,64 @@ function writeStr16(out: Buffer, p: number, s: string, byteLength: number): numb
   return p + out.write(s, p, byteLength, "utf8");
 }
 
-export function encodeHello(deviceId: string, since: number): Uint8Array {
-  const out = Buffer.allocUnsafe(2 + DEVICE_BYTES + 8);
+export function encodeHello(deviceId: string, since: number, full = false): Uint8Array {
+  const out = Buffer.allocUnsafe(2 + DEVICE_BYTES + 8 + 1);
   let p = writeU8(out, 0, MessageType.Hello);
   p = writeU8(out, p, PROTOCOL_VERSION);
   p = writeHex(out, p, deviceId, DEVICE_BYTES);
-  writeU64(out, p, since);
+  p = writeU64(out, p, since);
+  writeU8(out, p, full ? HELLO_FULL : 0);
   return out;
 }
 
-function fileSize(f: FileInfo, pathBytes: number, targetBytes: number): number {
-  const fixed = 2 + 1 + 1 + 8 + 8 + 2 + 2 + DEVICE_BYTES + 8 + 4 + 1 + 2;
-  const version = Object.keys(f.version).length * VERSION_ENTRY_BYTES;
-  const digest = f.digest === "" ? 0 : DIGEST_BYTES;
-  return fixed + pathBytes + version + f.blocks.length * BLOCK_ENTRY_BYTES + digest + targetBytes;
+/** Encoded size of an entry's block list, in full or as a delta (so callers can pick the smaller). */
+export function blockListBytes(e: AnnouncedEntry): number {
+  if (e.blocks !== null) return 4 + e.blocks.length * BLOCK_ENTRY_BYTES;
+  let size = DELTA_HEADER_BYTES;
+  for (const op of e.delta.ops) {
+    size += op.op === "copy" ? COPY_OP_BYTES : LITERAL_OP_BYTES + op.blocks.length * BLOCK_ENTRY_BYTES;
+  }
+  return size;
 }
 
-function writeFile(out: Buffer, p: number, f: FileInfo, pathBytes: number, targetBytes: number): number {
+function fileSize(f: AnnouncedEntry, pathBytes: number, targetBytes: number): number {
+  const fixed = 2 + 1 + 1 + 8 + 8 + 2 + 2 + DEVICE_BYTES + 8 + 1 + 2;
+  const version = Object.keys(f.version).length * VERSION_ENTRY_BYTES;
+  const digest = f.digest === "" ? 0 : DIGEST_BYTES;
+  return fixed + pathBytes + version + blockListBytes(f) + digest + targetBytes;
+}
+
+function writeBlock(out: Buffer, p: number, b: DeltaBlock): number {
+  p = writeU32(out, p, b.size);
+  return writeHex(out, p, b.hash, HASH_BYTES);
+}
+
+function writeOps(out: Buffer, p: number, ops: readonly BlockOp[]): number {
+  p = writeU32(out, p, ops.length);
+  for (const op of ops) {
+    if (op.op === "copy") {
+      p = writeU8(out, p, OP_COPY);
+      p = writeU32(out, p, op.start);
+      p = writeU32(out, p, op.count);
+    } else {
+      p = writeU8(out, p, OP_LITERAL);
+      p = writeU32(out, p, op.blocks.length);
+      for (const b of op.blocks) p = writeBlock(out, p, b);
+    }
+  }
+  return p;
+}
+
+function writeFile(
+  out: Buffer,
+  p: number,
+  f: AnnouncedEntry,
+  pathBytes: number,
+  targetBytes: number,
+): number {
   p = writeStr16(out, p, f.path, pathBytes);
   p = writeU8(out, p, entryTypes.indexOf(f.type));
-  p = writeU8(out, p, f.deleted ? 1 : 0);
+  p = writeU8(out, p, (f.deleted ? ENTRY_DELETED : 0) | (f.blocks === null ? ENTRY_DELTA : 0));
   p = writeU64(out, p, f.size);
   p = out.writeDoubleBE(f.mtimeMs, p);
   p = writeU16(out, p, f.mode);
@@ -141,10 +208,13 @@ function writeFile(out: Buffer, p: number, f: FileInfo, pathBytes: number, targe
   }
   p = writeHex(out, p, f.modifiedBy, DEVICE_BYTES);
   p = writeU64(out, p, f.sequence);
-  p = writeU32(out, p, f.blocks.length);
-  for (const b of f.blocks) {
-    p = writeU32(out, p, b.size);
-    p = writeHex(out, p, b.hash, HASH_BYTES);
+  if (f.blocks === null) {
+    p = writeU64(out, p, f.delta.baseSequence);
+    p = writeHex(out, p, f.delta.baseDigest, DIGEST_BYTES);
+    p = writeOps(out, p, f.delta.ops);
+  } else {
+    p = writeU32(out, p, f.blocks.length);
+    for (const b of f.blocks) p = writeBlock(out, p, b);
   }
   if (f.digest === "") {
     p = writeU8(out, p, 0);
@@ -157,19 +227,19 @@ function writeFile(out: Buffer, p: number, f: FileInfo, pathBytes: number, targe
 
 /**
  * One INDEX message; callers split their entries into batches of at most MAX_INDEX_BATCH entries and
- * MAX_BLOCKS blocks.
+ * MAX_BLOCKS blocks (deltas count the blocks they resolve to). Entries are encoded in the form given.
  */
-export function encodeIndex(files: readonly FileInfo[], complete: boolean): Uint8Array {
+export function encodeIndex(files: readonly AnnouncedEntry[], complete: boolean, reply = false): Uint8Array {
   if (files.length > MAX_INDEX_BATCH) throw new RangeError(`index batch of ${files.length} entries`);
   let blocks = 0;
-  for (const f of files) blocks += f.blocks.length;
+  for (const f of files) blocks += announcedBlocks(f);
   if (blocks > MAX_BLOCKS) throw new RangeError(`index batch of ${blocks} blocks`);
   const lengths = files.map((f) => [Buffer.byteLength(f.path), Buffer.byteLength(f.target)] as const);
   let size = 4;
   for (let i = 0; i < files.length; i++) size += fileSize(files[i]!, lengths[i]![0], lengths[i]![1]);
   const out = Buffer.allocUnsafe(size);
   let p = writeU8(out, 0, MessageType.Index);
-  p = writeU8(out, p, complete ? 1 : 0);
+  p = writeU8(out, p, (complete ? INDEX_COMPLETE : 0) | (reply ? INDEX_REPLY : 0));
   p = writeU16(out, p, files.length);
   for (let i = 0; i < files.length; i++) p = writeFile(out, p, files[i]!, lengths[i]![0], lengths[i]![1]);
   return out;
@@ -248,6 +318,12 @@ function readVersion(r: ByteReader): VersionVector {
   return version;
 }
 
+function readBlock(r: ByteReader): DeltaBlock {
+  const size = r.u32("block size");
+  if (size === 0 || size > MAX_BLOCK_BYTES) r.fail("bad-value", `block size ${size}`);
+  return { size, hash: readHex(r, HASH_BYTES, "block hash") };
+}
+
 /** `limit`: blocks the message may still carry (MAX_BLOCKS in all its entries together). */
 function readBlocks(r: ByteReader, limit: number): BlockInfo[] {
   const count = r.u32("block count");
@@ -258,21 +334,68 @@ function readBlocks(r: ByteReader, limit: number): BlockInfo[] {
   const blocks: BlockInfo[] = new Array(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
-    const size = r.u32("block size");
-    if (size === 0 || size > MAX_BLOCK_BYTES) r.fail("bad-value", `block size ${size}`);
-    blocks[i] = { offset, size, hash: readHex(r, HASH_BYTES, "block hash") };
-    offset += size;
+    const b = readBlock(r);
+    blocks[i] = { offset, size: b.size, hash: b.hash };
+    offset += b.size;
   }
   return blocks;
 }
 
-function readFile(r: ByteReader, blockLimit: number): FileInfo {
+/**
+ * One op of a delta; `room`: blocks it may still stand for. Ops must be canonical (block-delta.ts): an
+ * encoding has one meaning and a meaning one encoding.
+ */
+function readOp(r: ByteReader, prev: BlockOp | undefined, room: number): BlockOp {
+  const kind = r.u8("op kind");
+  if (kind === OP_COPY) {
+    const start = r.u32("copy start");
+    const count = r.u32("copy count");
+    if (count === 0) r.fail("bad-value", "empty copy");
+    if (count > room) r.fail("oversized", `delta of more than ${room} blocks`);
+    if (prev?.op === "copy" && prev.start + prev.count === start) {
+      r.fail("bad-value", "copy continues the previous copy");
+    }
+    return { op: "copy", start, count };
+  }
+  if (kind !== OP_LITERAL) r.fail("bad-value", `op kind ${kind}`);
+  if (prev?.op === "literal") r.fail("bad-value", "literal follows a literal");
+  const count = r.u32("literal count");
+  if (count === 0) r.fail("bad-value", "empty literal");
+  if (count > room) r.fail("oversized", `delta of more than ${room} blocks`);
+  if (count * BLOCK_ENTRY_BYTES > r.remaining) r.fail("bad-length", "literal beyond message end");
+  const blocks: DeltaBlock[] = [];
+  for (let i = 0; i < count && !r.error; i++) blocks.push(readBlock(r));
+  return { op: "literal", blocks };
+}
+
+/** A delta block list; `limit` as for readBlocks, counting the blocks the ops stand for. */
+function readDelta(r: ByteReader, limit: number): BlockDelta {
+  const baseSequence = r.u64("base sequence");
+  const baseDigest = readHex(r, DIGEST_BYTES, "base digest");
+  const count = r.u32("op count");
+  if (count === 0) r.fail("bad-value", "delta without ops");
+  if (count * COPY_OP_BYTES > r.remaining) r.fail("bad-length", "ops beyond message end");
+  const ops: BlockOp[] = [];
+  let blocks = 0;
+  for (let i = 0; i < count && !r.error; i++) {
+    const op = readOp(r, ops[ops.length - 1], limit - blocks);
+    blocks += opLength(op);
+    ops.push(op);
+  }
+  return { baseSequence, baseDigest, ops };
+}
+
+function readFile(r: ByteReader, blockLimit: number): AnnouncedEntry {
   const path = readStr16(r, MAX_PATH_BYTES, "path");
   const typeCode = r.u8("entry type");
   const type = entryTypes[typeCode] ?? "file";
   if (typeCode >= entryTypes.length) r.fail("bad-value", `entry type ${typeCode}`);
   const flags = r.u8("entry flags");
-  if (flags > 1) r.fail("bad-value", `entry flags ${flags}`);
+  if (flags > (ENTRY_DELETED | ENTRY_DELTA)) r.fail("bad-value", `entry flags ${flags}`);
+  // A delta is resolved against the receiver's live file: only a live file can be announced as one.
+  if (flags & ENTRY_DELTA && (flags & ENTRY_DELETED || type !== "file")) {
+    r.fail("bad-value", `block delta on a ${flags & ENTRY_DELETED ? "tombstone" : type}`);
+  }
   const size = r.u64("size");
   const mtimeMs = readF64(r, "mtime");
   if (!(Math.abs(mtimeMs) <= MAX_MTIME_MS)) r.fail("bad-value", "mtime out of range");
@@ -281,25 +404,25 @@ function readFile(r: ByteReader, blockLimit: number): FileInfo {
   const version = readVersion(r);
   const modifiedBy = readHex(r, DEVICE_BYTES, "modifiedBy");
   const sequence = r.u64("sequence");
-  const blocks = readBlocks(r, blockLimit);
+  const blocks = flags & ENTRY_DELTA ? readDelta(r, blockLimit) : readBlocks(r, blockLimit);
   const digestLen = r.u8("digest length");
   if (digestLen !== 0 && digestLen !== DIGEST_BYTES) r.fail("bad-value", `digest length ${digestLen}`);
   const digest = readHex(r, digestLen, "digest");
   const target = readStr16(r, MAX_PATH_BYTES, "link target");
-  return {
+  const entry = {
     path,
     type,
     size,
     mtimeMs,
     mode,
-    deleted: flags === 1,
+    deleted: (flags & ENTRY_DELETED) !== 0,
     version,
     modifiedBy,
     sequence,
-    blocks,
     digest,
     target,
   };
+  return Array.isArray(blocks) ? { ...entry, blocks } : { ...entry, blocks: null, delta: blocks };
 }
 
 function decodeHello(r: ByteReader): Hello | DecodeError {
@@ -309,22 +432,31 @@ function decodeHello(r: ByteReader): Hello | DecodeError {
   }
   const deviceId = readHex(r, DEVICE_BYTES, "device id");
   const since = r.u64("since");
-  return r.error ?? { type: MessageType.Hello, deviceId, since };
+  const flags = r.u8("hello flags");
+  if (flags > HELLO_FULL) r.fail("bad-value", `hello flags ${flags}`);
+  return r.error ?? { type: MessageType.Hello, deviceId, since, full: flags === HELLO_FULL };
 }
 
 function decodeIndex(r: ByteReader): Index | DecodeError {
   const flags = r.u8("index flags");
-  if (flags > 1) r.fail("bad-value", `index flags ${flags}`);
+  if (flags > (INDEX_COMPLETE | INDEX_REPLY)) r.fail("bad-value", `index flags ${flags}`);
   const count = r.u16("index count");
   if (count > MAX_INDEX_BATCH) r.fail("oversized", `index batch of ${count} entries`);
-  const files: FileInfo[] = [];
+  const files: AnnouncedEntry[] = [];
   let blocks = 0;
   for (let i = 0; i < count && !r.error; i++) {
     const f = readFile(r, MAX_BLOCKS - blocks);
-    blocks += f.blocks.length;
+    blocks += announcedBlocks(f);
     files.push(f);
   }
-  return r.error ?? { type: MessageType.Index, files, complete: flags === 1 };
+  return (
+    r.error ?? {
+      type: MessageType.Index,
+      files,
+      complete: (flags & INDEX_COMPLETE) !== 0,
+      reply: (flags & INDEX_REPLY) !== 0,
+    }
+  );
 }
 
 function decodeRequest(r: ByteReader): Request | DecodeError {

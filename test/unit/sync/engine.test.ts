@@ -10,6 +10,7 @@ import { bumpVersion } from "../../../src/index/version.js";
 import { initHasher } from "../../../src/pipeline/hash.js";
 import { SyncEngine } from "../../../src/sync/engine.js";
 import type { SyncIndex } from "../../../src/sync/ports.js";
+import { MessageType } from "../../../src/sync/protocol.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { tree, treeDiff, waitFor } from "../../helpers/procs.js";
 import { FakeFolder, linkedEndpoints } from "./fakes.js";
@@ -187,5 +188,77 @@ describe("SyncEngine when the index cannot store a peer's announcements", async 
     assert.equal(lines.length, 2);
     assert.match(lines[0]!.message, /disk full \(SQLITE_FULL\); will ask again/);
     assert.equal(await readFile(join(B.dir, "two.txt"), "utf8"), "second\n");
+  });
+});
+
+describe("SyncEngine announcing edits of a big file as block deltas", async () => {
+  const root = await mkdtemp(join(tmpdir(), "left-engine-delta-"));
+  const log = memoryLogger();
+  const A = await host(root, "A");
+  const B = await host(root, "B", (db) => db, log);
+  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
+  A.engine.attach(link.a);
+  B.engine.attach(link.b);
+  /** INDEX bytes received by each side. */
+  const indexBytes = { a: 0, b: 0 };
+  link.a.on("message", (_conn, msg) => {
+    if (msg[0] === MessageType.Index) indexBytes.a += msg.byteLength;
+  });
+  link.b.on("message", (_conn, msg) => {
+    if (msg[0] === MessageType.Index) indexBytes.b += msg.byteLength;
+  });
+  after(async () => {
+    await A.engine.close();
+    await B.engine.close();
+    A.db.close();
+    B.db.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const data = randomBytes(1 << 20);
+  const path = "big.bin";
+
+  /** Both hold the same version, and each stored exactly the other's block list. */
+  function sameLists(): void {
+    const mine = A.db.getLocal(path)!;
+    assert.deepEqual(B.db.getLocal(path)?.blocks, mine.blocks);
+    assert.deepEqual(B.db.getRemote(A.db.deviceId, path)?.blocks, mine.blocks);
+    assert.deepEqual(A.db.getRemote(B.db.deviceId, path)?.blocks, mine.blocks);
+    assert.equal(A.db.getRemote(B.db.deviceId, path)?.digest, mine.digest);
+  }
+
+  it("sends both the edit and its echo as a few bytes of ops", async () => {
+    await edit(A, path, data);
+    link.connect();
+    await synced(A, B);
+    sameLists();
+    const blocks = A.db.getLocal(path)!.blocks.length;
+    assert.ok(blocks > 100, `${blocks} blocks`);
+    const before = { ...indexBytes };
+    data.fill(7, 500_000, 520_000);
+    await edit(A, path, data);
+    await synced(A, B);
+    sameLists();
+    assert.deepEqual(await readFile(join(B.dir, path)), data);
+    // In full, each direction would carry 12 bytes per block.
+    assert.ok(indexBytes.b - before.b < 1000, `A → B: ${indexBytes.b - before.b} bytes`);
+    assert.ok(indexBytes.a - before.a < 500, `B → A: ${indexBytes.a - before.a} bytes`);
+    assert.equal(log.records.filter((r) => r.event === "sync.delta_unresolved").length, 0);
+  });
+
+  it("asks for full lists when a delta names a version it no longer has, and converges", async () => {
+    // B records the same bytes again (as after a rechunk) and has not announced it yet: A's next delta
+    // names B's previous entry.
+    const { sequence: _, ...entry } = B.db.getLocal(path)!;
+    B.db.putLocal(entry, B.db.getStat(path) ?? null);
+    data.fill(8, 100_000, 110_000);
+    await edit(A, path, data);
+    await synced(A, B);
+    sameLists();
+    assert.deepEqual(await readFile(join(B.dir, path)), data);
+    const lines = log.records.filter((r) => r.event === "sync.delta_unresolved");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!.message, /asking for full block lists/);
+    assert.equal(B.engine.status().needed, 0);
   });
 });

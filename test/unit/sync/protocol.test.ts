@@ -13,16 +13,24 @@ import {
   MAX_RUN_BLOCKS,
   type Message,
   MessageType,
+  PROTOCOL_VERSION,
   RESPONSE_HEADER_BYTES,
   ResponseStatus,
   writeResponseHeader,
 } from "../../../src/sync/protocol.js";
 import { DecodeError } from "../../../src/wire/errors.js";
-import { DEV_A, digestOf, file, fileInfoArb, hexArb, pathArb } from "./fixtures.js";
+import { announcedArb } from "./delta-fixtures.js";
+import { DEV_A, digestOf, file, hexArb, pathArb } from "./fixtures.js";
 
 const helloArb = fc.record({
   deviceId: hexArb(16),
   since: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  full: fc.boolean(),
+});
+const indexArb = fc.record({
+  files: fc.array(announcedArb, { maxLength: 5 }),
+  complete: fc.boolean(),
+  reply: fc.boolean(),
 });
 const requestArb = fc.record({
   reqId: fc.integer({ min: 0, max: 0xffffffff }),
@@ -42,10 +50,8 @@ const requestArb = fc.record({
 
 /** Every valid message, encoded. */
 const encodedArb: fc.Arbitrary<Uint8Array> = fc.oneof(
-  helloArb.map((h) => encodeHello(h.deviceId, h.since)),
-  fc
-    .record({ files: fc.array(fileInfoArb, { maxLength: 5 }), complete: fc.boolean() })
-    .map((i) => encodeIndex(i.files, i.complete)),
+  helloArb.map((h) => encodeHello(h.deviceId, h.since, h.full)),
+  indexArb.map((i) => encodeIndex(i.files, i.complete, i.reply)),
   requestArb.map((r) => encodeRequest(r)),
   fc.uint8Array({ maxLength: 64 }).map((d) => encodeResponse(7, ResponseStatus.Ok, d)),
   fc.uint8Array({ maxLength: 64 }).map((d) => encodeResponse(8, ResponseStatus.Compressed, d)),
@@ -55,9 +61,9 @@ const encodedArb: fc.Arbitrary<Uint8Array> = fc.oneof(
 function encode(m: Message): Uint8Array {
   switch (m.type) {
     case MessageType.Hello:
-      return encodeHello(m.deviceId, m.since);
+      return encodeHello(m.deviceId, m.since, m.full);
     case MessageType.Index:
-      return encodeIndex(m.files, m.complete);
+      return encodeIndex(m.files, m.complete, m.reply);
     case MessageType.Request:
       return encodeRequest(m);
     case MessageType.Response:
@@ -82,18 +88,20 @@ describe("sync protocol codecs", () => {
   it("round-trips HELLO", () => {
     fc.assert(
       fc.property(helloArb, (h) => {
-        assert.deepEqual(decodeOk(encodeHello(h.deviceId, h.since)), { type: MessageType.Hello, ...h });
+        assert.deepEqual(decodeOk(encodeHello(h.deviceId, h.since, h.full)), {
+          type: MessageType.Hello,
+          ...h,
+        });
       }),
     );
   });
 
-  it("round-trips INDEX batches of arbitrary entries", () => {
+  it("round-trips INDEX batches of arbitrary entries, block lists in full or as deltas", () => {
     fc.assert(
-      fc.property(fc.array(fileInfoArb, { maxLength: 8 }), fc.boolean(), (files, complete) => {
-        assert.deepEqual(decodeOk(encodeIndex(files, complete)), {
+      fc.property(indexArb, (i) => {
+        assert.deepEqual(decodeOk(encodeIndex(i.files, i.complete, i.reply)), {
           type: MessageType.Index,
-          files,
-          complete,
+          ...i,
         });
       }),
     );
@@ -207,8 +215,11 @@ describe("sync protocol codecs", () => {
     rejects(Uint8Array.of(99), /message type 99/);
     rejects(new Uint8Array(0), /message type/);
     const hello = Buffer.from(encodeHello(DEV_A, 5));
-    hello[1] = 2;
-    rejects(hello, /sync protocol version 2/);
+    hello[1] = PROTOCOL_VERSION + 1;
+    rejects(hello, new RegExp(`sync protocol version ${PROTOCOL_VERSION + 1}`));
+    hello[1] = PROTOCOL_VERSION;
+    hello[hello.length - 1] = 2;
+    rejects(hello, /hello flags 2/);
     const bigSince = Buffer.from(encodeHello(DEV_A, 0));
     bigSince.writeUInt32BE(0xffffffff, 18);
     rejects(bigSince, /exceeds 2\^53/);
@@ -220,6 +231,9 @@ describe("sync protocol codecs", () => {
     const modeAt = enc.indexOf(Buffer.from([0x0f, 0xff]));
     enc.writeUInt16BE(0o10000, modeAt);
     rejects(enc, /mode/);
+    const flagsAt = Buffer.from(encodeIndex([], true, true));
+    flagsAt[1] = 4;
+    rejects(flagsAt, /index flags 4/);
   });
 
   it("rejects invalid UTF-8 in paths and trailing garbage", () => {
