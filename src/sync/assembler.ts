@@ -178,11 +178,10 @@ class WrittenPrefix {
     this.skip();
   }
 
-  /** Block `index` is written; returns the prefix length in bytes. */
-  add(index: number): number {
+  /** Block `index` is written. */
+  add(index: number): void {
     this.ahead.add(index);
     this.skip();
-    return this.bytes;
   }
 
   get bytes(): number {
@@ -329,9 +328,13 @@ export class Assembler {
     const marks = new DoneMarks(db, target.path, target.digest, this.opts.clock, this.markIntervalMs, log);
     const digest = this.opts.digester?.follow(tmpPath);
     const prefix = new WrittenPrefix(target, done);
-    const written = (i: number) => {
-      marks.add(i);
-      digest?.advance(prefix.add(i));
+    /** Blocks first..first+count-1 are on disk: one digest update per run, not per block. */
+    const written = (first: number, count: number) => {
+      for (let i = first; i < first + count; i++) {
+        marks.add(i);
+        prefix.add(i);
+      }
+      digest?.advance(prefix.bytes);
     };
     const local = new LocalBlocks(this.opts.dir, db, this.opts.recycle);
     let failure: AssemblyFailure | null = null;
@@ -405,14 +408,13 @@ export class Assembler {
   }
 
   /**
-   * Fetches every block not yet done, with at most the budget's bytes in flight: blocks some local file
-   * has are copied one by one, the others are asked for in runs of consecutive blocks.
+   * Fetches every block not yet done, in runs (see run.ts), with at most the budget's bytes in flight.
    */
   private async fillBlocks(
     target: FileInfo,
     done: ReadonlySet<number>,
     fh: FileHandle,
-    written: (index: number) => void,
+    written: (first: number, count: number) => void,
     local: LocalBlocks,
     space: Reservation,
     sources: () => Connection[],
@@ -457,8 +459,8 @@ export class Assembler {
   /**
    * Fills one run: read or fetched whole, else (for a single block, or where the run's bytes were wrong
    * or missing) block by block, each from a local copy if possible and from the peers otherwise.
-   * `write` writes (and releases) verified bytes at a block's offset; `written` is told each block
-   * index once its bytes are on disk.
+   * `write` writes (and releases) verified bytes at a block's offset; `written` is told which blocks
+   * are on disk.
    */
   private async fillRun(
     target: FileInfo,
@@ -466,7 +468,7 @@ export class Assembler {
     local: LocalBlocks,
     sources: () => Connection[],
     write: (first: number, data: Uint8Array) => Promise<void>,
-    written: (index: number) => void,
+    written: (first: number, count: number) => void,
   ): Promise<AssemblyFailure | null> {
     const blocks = target.blocks.slice(run.first, run.first + run.count);
     if (blocks.length > 1) {
@@ -479,7 +481,7 @@ export class Assembler {
         const bad = badBlocks(got.data, blocks);
         if (bad.length === 0) {
           await write(run.first, got.data);
-          for (let i = 0; i < blocks.length; i++) written(run.first + i);
+          written(run.first, blocks.length);
           return null;
         }
         if (got.device !== null) this.badBlockWarning(target, blocks[bad[0]!]!, got.device);
@@ -490,7 +492,7 @@ export class Assembler {
       const got = await this.fetchBlock(target, block, local, sources);
       if (!(got instanceof Uint8Array)) return got;
       await write(run.first + i, got);
-      written(run.first + i);
+      written(run.first + i, 1);
     }
     return null;
   }
