@@ -34,8 +34,8 @@ export const MAX_VERSION_DEVICES = 1024;
  * Blocks per file, and in all entries of one INDEX message together. Decoding costs ≈100 bytes of heap
  * and ≈1 µs of main-thread time per block here, so one message costs at most ≈100 MiB and about a
  * second, whatever a peer sends (under the former 2^24 it was 1.7 GiB and a minute). Files with more
- * blocks are not announced (SYNC.md, limits): 2^20 blocks of the default 128 KiB average cover
- * ≈128 GiB, of the largest (2 MiB average) ≈2 TiB.
+ * blocks are not announced (SYNC.md, limits): 2^20 blocks of the default 64 KiB average cover
+ * ≈64 GiB, of the largest (2 MiB average) ≈2 TiB.
  */
 export const MAX_BLOCKS = 1 << 20;
 /**

@@ -1,7 +1,7 @@
 /**
  * Runs: consecutive blocks of one file version asked for with one REQUEST and answered with one
  * RESPONSE. Per-request costs (an index lookup, a read and a write syscall, a message each way, a
- * promise) are paid once per run instead of once per block, which is most of the receive path's CPU
+ * promise) are paid once per run instead of once per block, which was most of the receive path's CPU
  * with 128 KiB blocks; verification stays per block, so a bad run says which blocks to fetch again.
  */
 import { xxh64Hex } from "../pipeline/hash.js";
@@ -9,7 +9,7 @@ import type { RunBlock } from "./protocol.js";
 
 /**
  * Runs are cut at this many bytes: 1 MiB reads and writes cost a fraction of the per-call overhead of
- * 128 KiB ones (MEASUREMENTS.md, files), and a file still splits into enough runs to keep every peer
+ * 64–128 KiB ones (MEASUREMENTS.md, files), and a file still splits into enough runs to keep every peer
  * busy and to resume at a fine grain.
  */
 export const RUN_BYTES = 1 << 20;
