@@ -30,13 +30,19 @@ export interface BlockServerOptions {
   compress: CompressMode;
   /** Concurrent disk reads per peer. */
   readsPerPeer?: number;
-  /** Requests queued per peer beyond which new ones are refused (a well-behaved peer stays far below). */
-  maxQueued?: number;
+  /**
+   * Blocks (in all queued requests) per peer beyond which new requests are refused: a request holds up
+   * to MAX_RUN_BLOCKS decoded blocks, so this, not the request count, bounds the memory a peer can make
+   * us hold. A well-behaved peer stays far below (its pull budget is tens of MiB).
+   */
+  maxQueuedBlocks?: number;
 }
 
 interface PeerQueue {
   conn: Connection;
   queue: Request[];
+  /** Blocks in `queue`. */
+  queuedBlocks: number;
   reading: number;
   /** sendBulk said the transport's queue is full: wait for 'drain'. */
   blocked: boolean;
@@ -50,18 +56,18 @@ const UNAVAILABLE = new Uint8Array(RESPONSE_HEADER_BYTES);
 export class BlockServer {
   private readonly peers = new Map<Connection, PeerQueue>();
   private readonly readsPerPeer: number;
-  private readonly maxQueued: number;
+  private readonly maxQueuedBlocks: number;
   private readonly files: OpenFiles;
 
   constructor(private readonly opts: BlockServerOptions) {
     this.files = new OpenFiles(opts.clock);
     this.readsPerPeer = opts.readsPerPeer ?? 8;
-    this.maxQueued = opts.maxQueued ?? 8192;
+    this.maxQueuedBlocks = opts.maxQueuedBlocks ?? 65536;
   }
 
   handle(conn: Connection, req: Request): void {
     const peer = this.peerFor(conn);
-    if (peer.queue.length >= this.maxQueued) {
+    if (peer.queuedBlocks + req.blocks.length > this.maxQueuedBlocks) {
       if (!peer.overloaded) {
         this.opts.log.log("warn", "serve.overload", "peer exceeds the request queue; refusing", {
           peer: conn.peer,
@@ -73,6 +79,7 @@ export class BlockServer {
     }
     peer.overloaded = false;
     peer.queue.push(req);
+    peer.queuedBlocks += req.blocks.length;
     this.pump(peer);
   }
 
@@ -93,13 +100,14 @@ export class BlockServer {
     if (peer === undefined) return;
     peer.gone = true;
     peer.queue.length = 0;
+    peer.queuedBlocks = 0;
     this.peers.delete(conn);
   }
 
   private peerFor(conn: Connection): PeerQueue {
     let peer = this.peers.get(conn);
     if (peer === undefined) {
-      peer = { conn, queue: [], reading: 0, blocked: false, gone: false, overloaded: false };
+      peer = { conn, queue: [], queuedBlocks: 0, reading: 0, blocked: false, gone: false, overloaded: false };
       this.peers.set(conn, peer);
     }
     return peer;
@@ -108,6 +116,7 @@ export class BlockServer {
   private pump(peer: PeerQueue): void {
     while (!peer.blocked && !peer.gone && peer.reading < this.readsPerPeer && peer.queue.length > 0) {
       const req = peer.queue.shift()!;
+      peer.queuedBlocks -= req.blocks.length;
       peer.reading++;
       void this.serve(peer, req).finally(() => {
         peer.reading--;

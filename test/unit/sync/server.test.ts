@@ -155,6 +155,53 @@ describe("BlockServer", async () => {
     server.drain(conn);
     await until(() => conn.bulk.length === 20);
   });
+
+  it("bounds the blocks queued per peer, not the requests: a full queue refuses, then recovers", async () => {
+    const log = memoryLogger();
+    const small = new BlockServer({
+      dir,
+      db,
+      log,
+      clock: systemClock,
+      compress: "off",
+      readsPerPeer: 1,
+      maxQueuedBlocks: 4,
+    });
+    after(() => small.close());
+    const conn = new RecordingConn("p:5", DEV_A);
+    conn.bulkAccepts = false;
+    const run = info.blocks.slice(0, 2);
+    const ask2 = (id: number) =>
+      small.handle(conn, {
+        type: MessageType.Request,
+        reqId: id,
+        path: "f.bin",
+        digest: info.digest,
+        offset: 0,
+        blocks: run,
+      });
+    ask2(1);
+    await until(() => conn.bulk.length === 1);
+    // Blocked by the transport: the next two requests (4 blocks) wait, the third does not fit.
+    ask2(2);
+    ask2(3);
+    ask2(4);
+    await until(() => conn.bulk.length === 2);
+    assert.equal(response(conn.bulk[1]!).reqId, 4);
+    assert.equal(response(conn.bulk[1]!).status, ResponseStatus.Unavailable);
+    assert.ok(log.records.some((l) => l.event === "serve.overload"));
+    conn.bulkAccepts = true;
+    small.drain(conn);
+    await until(() => conn.bulk.length === 4);
+    const answered = conn.bulk.slice(2).map(response);
+    assert.deepEqual(
+      answered.map((r) => [r.reqId, r.status]),
+      [
+        [2, ResponseStatus.Ok],
+        [3, ResponseStatus.Ok],
+      ],
+    );
+  });
 });
 
 describe("BlockServer with --compress on", async () => {
