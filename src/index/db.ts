@@ -14,12 +14,13 @@ import {
   columnsToStat,
   type FileRow,
   fileToRow,
+  rowBlocks,
   rowToFile,
   type StatColumns,
   statToColumns,
 } from "./rows.js";
 import { SCHEMA, SCHEMA_VERSION } from "./schema.js";
-import type { BlockInfo, DeviceId, FileInfo, StatRecord } from "./types.js";
+import type { DeviceId, FileInfo, StatRecord } from "./types.js";
 
 export { LEFT_DIR } from "./layout.js";
 
@@ -36,7 +37,7 @@ interface Statements {
   localUnder: Database.Statement<[string, string], LocalRow>;
   localSince: Database.Statement<[number], LocalRow>;
   putLocal: Database.Statement<[LocalRow]>;
-  blocksOf: Database.Statement<[string], { blocks: string; deleted: number; type: string }>;
+  blocksOf: Database.Statement<[string], { blocks: Buffer; deleted: number; type: string }>;
   dropBlock: Database.Statement<[string, number, string, number]>;
   updateStat: Database.Statement<[StatColumns & { path: string }]>;
   livePaths: Database.Statement<[], { path: string; sequence: number }>;
@@ -109,7 +110,7 @@ export class IndexDb {
     this.putLocalTx = db.transaction((info: FileInfo, stat: StatRecord | null) => {
       const old = this.q.blocksOf.get(info.path);
       if (old && old.deleted === 0 && old.type === "file") {
-        for (const b of JSON.parse(old.blocks) as BlockInfo[])
+        for (const b of rowBlocks(old.blocks, info.path))
           this.q.dropBlock.run(b.hash, b.size, info.path, b.offset);
       }
       this.q.putLocal.run({ ...fileToRow(info), ...statToColumns(stat) });

@@ -2,7 +2,10 @@
  * The on-disk layout of index.db. Bumping SCHEMA_VERSION without a migration makes open() refuse the old
  * file instead of misreading it.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+// Version 2: blocks is a BLOB (block-list.ts) instead of JSON text. Version 1 files are refused, not
+// migrated: no deployed index needs carrying over.
 
 // st_ino is REAL: 64-bit inode numbers (xfs, btrfs) arrive from fs.lstat as doubles beyond int64 range.
 
@@ -17,7 +20,7 @@ const fileColumns = `
   deleted INTEGER NOT NULL,
   version TEXT NOT NULL,
   modified_by TEXT NOT NULL,
-  blocks TEXT NOT NULL,
+  blocks BLOB NOT NULL,
   digest TEXT NOT NULL,
   target TEXT NOT NULL`;
 

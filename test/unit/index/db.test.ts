@@ -3,8 +3,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { IndexDb } from "../../../src/index/db.js";
-import type { FileInfo, StatRecord } from "../../../src/index/types.js";
+import Database from "better-sqlite3";
+import { IndexDb, IndexVersionError } from "../../../src/index/db.js";
+import { IndexCorruptError } from "../../../src/index/rows.js";
+import type { BlockInfo, FileInfo, StatRecord } from "../../../src/index/types.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -241,4 +243,91 @@ test("batch commits many writes at once, and keeps none of them if it throws", (
   assert.equal(db.localSequence(), 2);
   assert.equal(db.putLocal(file("d"), null).sequence, 3);
   db.close();
+});
+
+/** `count` blocks tiling a file, with distinct hashes. */
+function tiled(count: number, size: number): BlockInfo[] {
+  return Array.from({ length: count }, (_, i) => ({
+    offset: i * size,
+    size,
+    hash: i.toString(16).padStart(16, "0"),
+  }));
+}
+
+test("empty and large block lists round-trip through local and remote entries", () => {
+  const db = IndexDb.open(share());
+  const empty = file("empty", { size: 0, blocks: [] });
+  const big = file("big", { size: 20000 * 65536, blocks: tiled(20000, 65536) });
+  db.putLocal(empty, null);
+  db.putLocal(big, null);
+  db.putRemote("peer", [
+    { ...empty, sequence: 1 },
+    { ...big, sequence: 2 },
+  ]);
+  assert.deepEqual(db.getLocal("empty"), { ...empty, sequence: 1 });
+  assert.deepEqual(db.getLocal("big"), { ...big, sequence: 2 });
+  assert.deepEqual(db.getRemote("peer", "empty"), { ...empty, sequence: 1 });
+  assert.deepEqual(db.getRemote("peer", "big"), { ...big, sequence: 2 });
+  assert.deepEqual(db.findBlock(tiled(20000, 65536)[19999]!.hash, 65536), {
+    path: "big",
+    offset: 19999 * 65536,
+  });
+  db.close();
+});
+
+test("a block list the index cannot store exactly is refused, and nothing of it is kept", () => {
+  const db = IndexDb.open(share());
+  const gap = file("a", {
+    blocks: [
+      { offset: 0, size: 4, hash: "0123456789abcdef" },
+      { offset: 5, size: 5, hash: "0123456789abcdef" },
+    ],
+  });
+  assert.throws(() => db.putLocal(gap, null), RangeError);
+  assert.throws(
+    () =>
+      db.putRemote("peer", [
+        { ...file("b", { blocks: [{ offset: 0, size: 10, hash: "ABCDEF0123456789" }] }), sequence: 1 },
+      ]),
+    RangeError,
+  );
+  assert.equal(db.getLocal("a"), undefined);
+  assert.equal(db.localSequence(), 0);
+  assert.equal(db.getRemote("peer", "b"), undefined);
+  db.close();
+});
+
+test("a malformed block list in the file is reported as IndexCorruptError", () => {
+  const dir = share();
+  const db = IndexDb.open(dir);
+  db.putLocal(file("a"), null);
+  db.putRemote("peer", [{ ...file("a"), sequence: 1 }]);
+  db.close();
+  const raw = new Database(join(dir, ".left", "index.db"));
+  // One byte short of two entries: a truncated list.
+  raw.prepare("UPDATE local SET blocks = substr(blocks, 1, 23)").run();
+  raw.prepare("UPDATE remote SET blocks = x'0102'").run();
+  raw.close();
+
+  const again = IndexDb.open(dir);
+  assert.throws(() => again.getLocal("a"), IndexCorruptError);
+  assert.throws(() => again.localFiles(), IndexCorruptError);
+  assert.throws(() => again.getRemote("peer", "a"), IndexCorruptError);
+  assert.throws(() => again.remoteFiles("peer"), IndexCorruptError);
+  assert.throws(() => again.putLocal(file("a"), null), IndexCorruptError, "replacing needs the old list");
+  assert.equal(again.localFileDigest("a"), "d".repeat(64), "reads that skip the list still work");
+  again.close();
+});
+
+test("an index.db of another schema version is refused and left as it was", () => {
+  const dir = share();
+  IndexDb.open(dir).close();
+  const path = join(dir, ".left", "index.db");
+  const raw = new Database(path);
+  raw.pragma("user_version = 1");
+  raw.close();
+  assert.throws(() => IndexDb.open(dir), IndexVersionError);
+  const after = new Database(path);
+  assert.equal(after.pragma("user_version", { simple: true }), 1);
+  after.close();
 });
