@@ -5,13 +5,29 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
+import { once } from "node:events";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { listTree, sameTree, type Tree, treeDiff, walkTree } from "../../src/demo/trees.js";
 import type { Status } from "../../src/sync/status.js";
 
 export const LEFT_CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const RELAY_CLI = fileURLToPath(new URL("./relay-cli.js", import.meta.url));
+
+/**
+ * Starts the impairing relay (relay-cli.ts, its own process) and resolves once it reports its sockets
+ * bound. It lives as long as its stdin stays open: end that, or kill it, to stop it.
+ */
+export async function spawnRelay(args: string[]): Promise<ChildProcess> {
+  const relay = spawn(process.execPath, [RELAY_CLI, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: relay.stdout! });
+  const [first] = (await once(lines, "line")) as [string];
+  const report = JSON.parse(first) as { ready?: boolean; error?: string };
+  if (!report.ready) throw new Error(`relay failed: ${report.error}`);
+  return relay;
+}
 
 async function udpPortFree(host: string, port: number): Promise<boolean> {
   const socket = createSocket("udp4");

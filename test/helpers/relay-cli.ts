@@ -7,8 +7,10 @@
  *
  * Prints `{"ready":true,"a":{…},"b":{…}}` once both sockets are bound (or `{"error":"…"}`, exit 2).
  * The relay lives as long as its stdin stays open (so it cannot outlive a parent that dies), then
- * prints `{"stats":{…},"cpuMs":…}` (its CPU time, user + system) and exits.
+ * prints `{"stats":{…},"cpuMs":…}` (its CPU time, user + system) and exits. A line `blackout MS` on
+ * stdin drops everything for MS milliseconds from now (an outage at a moment the test chooses).
  */
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { type LinkConditions, type SocketAddress, startRelay } from "./relay.js";
 
@@ -86,7 +88,12 @@ async function main(): Promise<void> {
   };
   process.stdin.on("end", stop);
   process.stdin.on("error", stop);
-  process.stdin.resume();
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    const [command, ms] = line.trim().split(/\s+/);
+    const durationMs = Number(ms);
+    if (command === "blackout" && durationMs >= 0) relay.blackout(durationMs);
+    else process.stderr.write(`relay: unknown command ${JSON.stringify(line)}\n`);
+  });
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }

@@ -3,29 +3,21 @@
  * duplication, reordering, corruption and delay on every datagram, changes in both directions.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
+import type { ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { freePort, LeftProcess, seconds, waitForSameTrees, writeRandomFile } from "../helpers/procs.js";
+import {
+  freePort,
+  LeftProcess,
+  seconds,
+  spawnRelay,
+  waitForSameTrees,
+  writeRandomFile,
+} from "../helpers/procs.js";
 
 const MiB = 1024 * 1024;
-const RELAY_CLI = fileURLToPath(new URL("../helpers/relay-cli.js", import.meta.url));
-
-/** Starts the relay and resolves once it reports its sockets bound. */
-async function startRelay(args: string[]): Promise<ChildProcess> {
-  const relay = spawn(process.execPath, [RELAY_CLI, ...args], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = createInterface({ input: relay.stdout! });
-  const [first] = (await once(lines, "line")) as [string];
-  const report = JSON.parse(first) as { ready?: boolean; error?: string };
-  if (!report.ready) throw new Error(`relay failed: ${report.error}`);
-  return relay;
-}
-
 describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
   let port = 0;
   let root = "";
@@ -37,7 +29,7 @@ describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
     root = await mkdtemp(join(tmpdir(), "left-lossy-"));
     port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.10", "127.0.0.11"]);
     // A ⇄ relay side a (127.0.0.10) … relay side b (127.0.0.11) ⇄ B
-    relay = await startRelay([
+    relay = await spawnRelay([
       "--a",
       `127.0.0.10:${port}`,
       "--b",
