@@ -5,8 +5,8 @@
  *
  * - codec: JSON.stringify / JSON.parse (the index's format up to schema 1) against encodeBlockList /
  *   decodeBlockList (schema 2), in memory;
- * - sqlite: the same two formats through a scratch table of one TEXT and one BLOB column, write then read
- *   of one row, as the index's statements do;
+ * - sqlite: the same two formats through scratch tables (one TEXT, one BLOB column), write then read of
+ *   one row, as the index's statements do;
  * - IndexDb: putRemote / getRemote and putLocal / getLocal of one entry (putLocal also maintains
  *   local_blocks, one row per block).
  *
@@ -97,12 +97,14 @@ for (const count of counts) {
     const scratch = new Database(join(dir, "scratch.db"));
     scratch.pragma("journal_mode = WAL");
     scratch.pragma("synchronous = NORMAL");
-    scratch.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, json TEXT, bin BLOB) STRICT");
-    scratch.prepare("INSERT INTO t (id, json, bin) VALUES (1, '[]', x'')").run();
-    const writeJson = scratch.prepare<[string]>("UPDATE t SET json = ? WHERE id = 1");
-    const writeBin = scratch.prepare<[Buffer]>("UPDATE t SET bin = ? WHERE id = 1");
-    const readJson = scratch.prepare<[], { json: string }>("SELECT json FROM t WHERE id = 1");
-    const readBin = scratch.prepare<[], { bin: Buffer }>("SELECT bin FROM t WHERE id = 1");
+    // One table per format: a row holding both would rewrite the other's bytes on every store.
+    scratch.exec(`CREATE TABLE json (id INTEGER PRIMARY KEY, v TEXT) STRICT;
+      CREATE TABLE bin (id INTEGER PRIMARY KEY, v BLOB) STRICT;
+      INSERT INTO json VALUES (1, '[]'); INSERT INTO bin VALUES (1, x'');`);
+    const writeJson = scratch.prepare<[string]>("UPDATE json SET v = ? WHERE id = 1");
+    const writeBin = scratch.prepare<[Buffer]>("UPDATE bin SET v = ? WHERE id = 1");
+    const readJson = scratch.prepare<[], { v: string }>("SELECT v FROM json WHERE id = 1");
+    const readBin = scratch.prepare<[], { v: Buffer }>("SELECT v FROM bin WHERE id = 1");
     const db = IndexDb.open(dir);
 
     const codec = new Series();
@@ -118,8 +120,8 @@ for (const count of counts) {
 
       sqlite.time("JSON text: store", () => writeJson.run(JSON.stringify(blocks)));
       sqlite.time("BLOB: store", () => writeBin.run(encodeBlockList(blocks)));
-      sqlite.time("JSON text: read", () => JSON.parse(readJson.get()?.json ?? ""));
-      sqlite.time("BLOB: read", () => decodeBlockList(readBin.get()?.bin ?? Buffer.alloc(0)));
+      sqlite.time("JSON text: read", () => JSON.parse(readJson.get()?.v ?? ""));
+      sqlite.time("BLOB: read", () => decodeBlockList(readBin.get()?.v ?? Buffer.alloc(0)));
 
       const remote = { ...entry("big", blocks), sequence: run + 1 };
       index.time("putRemote", () => db.putRemote("peer", [remote]));
