@@ -33,6 +33,7 @@ type LocalRow = FileRow & StatColumns;
 interface Statements {
   getLocal: Database.Statement<[string], LocalRow>;
   localFileDigest: Database.Statement<[string], { digest: string }>;
+  localStat: Database.Statement<[string], StatColumns>;
   localAll: Database.Statement<[], LocalRow>;
   localUnder: Database.Statement<[string, string], LocalRow>;
   localSince: Database.Statement<[number], LocalRow>;
@@ -214,7 +215,7 @@ export class IndexDb {
   }
 
   getStat(path: string): StatRecord | undefined {
-    const row = this.q.getLocal.get(path);
+    const row = this.q.localStat.get(path);
     return row && columnsToStat(path, row);
   }
 
@@ -283,6 +284,7 @@ export class IndexDb {
 function prepare(db: Database.Database): Statements {
   return {
     getLocal: db.prepare(`SELECT ${fileCols}, ${statCols} FROM local WHERE path = ?`),
+    localStat: db.prepare(`SELECT ${statCols} FROM local WHERE path = ?`),
     localFileDigest: db.prepare("SELECT digest FROM local WHERE path = ? AND type = 'file' AND deleted = 0"),
     localAll: db.prepare(`SELECT ${fileCols}, ${statCols} FROM local ORDER BY path`),
     localUnder: db.prepare(
