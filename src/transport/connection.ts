@@ -535,13 +535,17 @@ export class ConnectionImpl implements Connection, LossListener {
       this.host.sendDatagram(this, parts);
       return end + trailer.length;
     }
-    // AEADs return the sealed payload in a buffer of their own.
+    // AEADs return the sealed payload in buffers of their own.
     const sealed = protection.seal(header, pn, payload);
     parts[0] = header;
-    parts[1] = sealed;
+    let size = HEADER_SIZE;
+    for (const part of sealed) {
+      parts.push(part);
+      size += part.length;
+    }
     this.host.sendDatagram(this, parts);
     parts.length = 1;
-    return HEADER_SIZE + sealed.length;
+    return size;
   }
 
   /** Ends the connection; with `notifyPeer` a CLOSE frame is sent first (best effort, no retransmission). */

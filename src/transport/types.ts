@@ -37,7 +37,11 @@ export type HandshakeRole = "initiator" | "responder";
 export interface PacketProtection {
   /** Bytes added to each payload (AEAD tag); 0 for plaintext. */
   readonly overhead: number;
-  seal(header: Uint8Array, packetNumber: number, payload: Uint8Array): Uint8Array;
+  /**
+   * The sealed payload as consecutive parts (an AEAD: ciphertext, then tag), which the transport sends
+   * gathered behind the header: joining them would cost a copy per packet.
+   */
+  seal(header: Uint8Array, packetNumber: number, payload: Uint8Array): readonly Uint8Array[];
   /** Returns the plaintext, or null if authentication fails (forged, corrupted, wrong key). */
   open(header: Uint8Array, packetNumber: number, sealed: Uint8Array): Uint8Array | null;
   /**
@@ -45,7 +49,7 @@ export interface PacketProtection {
    * integrity check without encryption): returns only the trailer that follows the payload, computed
    * over the header and the payload given as consecutive parts. When present the transport sends the
    * payload parts as they are, with no copy into a contiguous buffer; `open` must accept
-   * payload ‖ trailer. `seal` must still produce the same bytes.
+   * payload ‖ trailer. `seal` must still produce the same bytes (in parts).
    */
   trailer?(header: Uint8Array, packetNumber: number, parts: readonly Uint8Array[]): Uint8Array;
 }

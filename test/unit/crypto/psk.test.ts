@@ -27,6 +27,10 @@ function connect(backend: AeadBackend, t: Uint8Array = transcript) {
   return { initiator, responder };
 }
 
+/** The sealed bytes as they travel: seal returns them in parts (ciphertext, tag). */
+const seal = (p: PacketProtection, pn: number, payload: Uint8Array, h = header) =>
+  Buffer.concat(p.seal(h, pn, payload));
+
 const opened = (p: PacketProtection, pn: number, sealed: Uint8Array, h = header) => {
   const plain = p.open(h, pn, sealed);
   return plain === null ? null : new Uint8Array(plain);
@@ -68,16 +72,16 @@ for (const backend of AEAD_BACKENDS) {
     it("round-trips in both directions with a 16-byte overhead", () => {
       const { initiator, responder } = connect(backend);
       assert.equal(initiator.overhead, AEAD_TAG_LENGTH);
-      const sealed = initiator.seal(header, 0, payload);
+      const sealed = seal(initiator, 0, payload);
       assert.equal(sealed.length, payload.length + initiator.overhead);
       assert.deepEqual(opened(responder, 0, sealed), new Uint8Array(payload));
-      assert.deepEqual(opened(initiator, 7, responder.seal(header, 7, payload)), new Uint8Array(payload));
+      assert.deepEqual(opened(initiator, 7, seal(responder, 7, payload)), new Uint8Array(payload));
     });
 
     it("uses a different key per direction", () => {
       const { initiator, responder } = connect(backend);
-      const fromInitiator = initiator.seal(header, 1, payload);
-      const fromResponder = responder.seal(header, 1, payload);
+      const fromInitiator = seal(initiator, 1, payload);
+      const fromResponder = seal(responder, 1, payload);
       assert.notDeepEqual(new Uint8Array(fromInitiator), new Uint8Array(fromResponder));
       // A packet reflected back to its sender does not open.
       assert.equal(initiator.open(header, 1, fromInitiator), null);
@@ -87,12 +91,12 @@ for (const backend of AEAD_BACKENDS) {
     it("derives fresh keys for every transcript", () => {
       const first = connect(backend);
       const second = connect(backend, flip(transcript, 0));
-      assert.equal(second.responder.open(header, 0, first.initiator.seal(header, 0, payload)), null);
+      assert.equal(second.responder.open(header, 0, seal(first.initiator, 0, payload)), null);
     });
 
     it("refuses forged packets: changed payload, header, packet number, or another key", () => {
       const { initiator, responder } = connect(backend);
-      const sealed = initiator.seal(header, 42, payload);
+      const sealed = seal(initiator, 42, payload);
       assert.equal(responder.open(header, 42, flip(sealed, 3)), null);
       assert.equal(responder.open(header, 42, flip(sealed, sealed.length - 1)), null);
       assert.equal(responder.open(flip(header, 19), 42, sealed), null);
@@ -106,11 +110,11 @@ for (const backend of AEAD_BACKENDS) {
 
     it("never seals twice under one packet number", () => {
       const { initiator } = connect(backend);
-      initiator.seal(header, 5, payload);
-      assert.throws(() => initiator.seal(header, 5, payload), RangeError);
-      assert.throws(() => initiator.seal(header, 4, payload), RangeError);
-      assert.throws(() => initiator.seal(header, 2 ** 53, payload), RangeError);
-      assert.ok(initiator.seal(header, 2 ** 53 - 1, payload).length > 0);
+      seal(initiator, 5, payload);
+      assert.throws(() => seal(initiator, 5, payload), RangeError);
+      assert.throws(() => seal(initiator, 4, payload), RangeError);
+      assert.throws(() => seal(initiator, 2 ** 53, payload), RangeError);
+      assert.ok(seal(initiator, 2 ** 53 - 1, payload).length > 0);
     });
   });
 }
@@ -120,7 +124,7 @@ describe("pskSecurity across backends", () => {
     const initiator = pskSecurity(masterKey, "native").protect("initiator", transcript);
     const responder = pskSecurity(masterKey, "noble").protect("responder", transcript);
     const pn = 2 ** 40 + 3;
-    assert.deepEqual(opened(responder, pn, initiator.seal(header, pn, payload)), new Uint8Array(payload));
+    assert.deepEqual(opened(responder, pn, seal(initiator, pn, payload)), new Uint8Array(payload));
   });
 });
 
@@ -139,7 +143,7 @@ describe("pskSecurity wire construction (docs/SECURITY.md), recomputed with @nob
     const pn = 2 ** 40 + 0x01020304;
     const nonce = Uint8Array.from([0, 0, 0, 0, 0, 0, 0x01, 0, 0x01, 0x02, 0x03, 0x04]);
     const expected = chacha20poly1305(key, nonce, header).encrypt(payload);
-    const sealed = pskSecurity(masterKey).protect("responder", transcript).seal(header, pn, payload);
+    const sealed = seal(pskSecurity(masterKey).protect("responder", transcript), pn, payload);
     assert.deepEqual(new Uint8Array(sealed), expected);
   });
 });
