@@ -14,7 +14,10 @@ import type { DigestReply, DigestRequest } from "./prefix-digest-protocol.js";
 
 /** One file's running digest. */
 export interface PrefixDigest {
-  /** The first `bytes` bytes of the file are written and final; smaller values than before are ignored. */
+  /**
+   * The first `bytes` bytes of the file are written and final. Passed on to the digest thread once they
+   * are `advanceStep` beyond what it was last told; smaller values than before are ignored.
+   */
   advance(bytes: number): void;
   /** SHA-256 (hex) of the first `size` bytes, or null if the file could not be read as promised. */
   finish(size: number): Promise<string | null>;
@@ -22,13 +25,21 @@ export interface PrefixDigest {
   abort(): void;
 }
 
+/**
+ * Progress is passed on in steps of at least this much by default: a message per written run (1 MiB)
+ * cost the main thread more than the hashing it saves at the end, and finish() covers whatever is left.
+ */
+const DEFAULT_ADVANCE_STEP = 8 << 20;
+
 export class PrefixDigests {
   private readonly worker: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, (digest: string | null) => void>();
   private closed = false;
+  private readonly advanceStep: number;
 
-  constructor() {
+  constructor(opts: { advanceStep?: number } = {}) {
+    this.advanceStep = opts.advanceStep ?? DEFAULT_ADVANCE_STEP;
     this.worker = new Worker(new URL("../../workers/digest-worker.js", import.meta.url));
     this.worker.on("message", (reply: DigestReply) => {
       const resolve = this.waiting.get(reply.id);
@@ -51,7 +62,7 @@ export class PrefixDigests {
     this.post({ op: "open", id, path: absPath });
     return {
       advance: (bytes) => {
-        if (ended || bytes <= sent) return;
+        if (ended || bytes < sent + this.advanceStep) return;
         sent = bytes;
         this.post({ op: "advance", id, upTo: bytes });
       },

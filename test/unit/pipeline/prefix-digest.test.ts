@@ -9,7 +9,8 @@ import fc from "fast-check";
 import { PrefixDigests } from "../../../src/pipeline/prefix-digest.js";
 
 const dir = mkdtempSync(join(tmpdir(), "left-prefix-"));
-const digests = new PrefixDigests();
+/** Every advance passed on, so that the incremental path is what these small files exercise. */
+const digests = new PrefixDigests({ advanceStep: 1 });
 after(async () => {
   await digests.close();
   rmSync(dir, { recursive: true, force: true });
@@ -56,6 +57,21 @@ describe("PrefixDigests", () => {
       ),
       { numRuns: 25 },
     );
+  });
+
+  it("passes progress on in big steps by default and still hashes everything", async () => {
+    const own = new PrefixDigests();
+    after(() => own.close());
+    const data = randomBytes(20 << 20);
+    const path = join(dir, "stepped");
+    const fh = await open(path, "w");
+    const digest = own.follow(path);
+    for (let at = 0; at < data.length; at += 1 << 20) {
+      await fh.write(data, at, 1 << 20, at);
+      digest.advance(at + (1 << 20));
+    }
+    await fh.close();
+    assert.equal(await digest.finish(data.length), sha256(data));
   });
 
   it("answers null for a missing or short file, and after close", async () => {
