@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { IndexDb } from "../../../src/index/db.js";
+import { initHasher } from "../../../src/pipeline/hash.js";
+import { PrefixDigests } from "../../../src/pipeline/prefix-digest.js";
+import { Assembler, TMP_DIR } from "../../../src/sync/assembler.js";
+import { ByteBudget } from "../../../src/sync/budget.js";
+import { DiskSpace } from "../../../src/sync/disk-space.js";
+import { BlockFetcher } from "../../../src/sync/fetcher.js";
+import { decodeMessage, MessageType, type Request, ResponseStatus } from "../../../src/sync/protocol.js";
+import { RecycleBin } from "../../../src/sync/recycle.js";
+import { runBytes } from "../../../src/sync/run.js";
+import { systemClock } from "../../../src/util/clock.js";
+import { memoryLogger } from "../../../src/util/log.js";
+import { RecordingConn } from "./fakes.js";
+import { DEV_A, DEV_B, describeBytes } from "./fixtures.js";
+
+const sha256 = async (abs: string) =>
+  createHash("sha256")
+    .update(await readFile(abs))
+    .digest("hex");
+
+describe("Assembler runs", async () => {
+  const root = await mkdtemp(join(tmpdir(), "left-assembler-"));
+  await mkdir(join(root, TMP_DIR), { recursive: true });
+  const db = IndexDb.open(root);
+  const recycle = new RecycleBin(root, systemClock);
+  const digests = new PrefixDigests({ advanceStep: 1 });
+  const fetcher = new BlockFetcher(systemClock, 10_000);
+  const log = memoryLogger();
+  const assembler = new Assembler({
+    dir: root,
+    db,
+    recycle,
+    fetcher,
+    budget: new ByteBudget(1 << 20),
+    digestOf: sha256,
+    digester: digests,
+    clock: systemClock,
+    log,
+    space: new DiskSpace(root, async () => Number.MAX_SAFE_INTEGER),
+  });
+  before(async () => {
+    await initHasher();
+    await recycle.open();
+  });
+  after(async () => {
+    recycle.close();
+    db.close();
+    await digests.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** A peer serving `data`; `tamper` may change what it sends for a request. */
+  function peerFor(data: Buffer, tamper: (req: Request, bytes: Buffer) => Buffer = (_, b) => b) {
+    const peer = new RecordingConn("a:1", DEV_A);
+    const asked: Request[] = [];
+    peer.sendMessage = (msg) => {
+      const req = decodeMessage(msg);
+      if ("kind" in req || req.type !== MessageType.Request) return;
+      asked.push(req);
+      const bytes = tamper(req, Buffer.from(data.subarray(req.offset, req.offset + runBytes(req.blocks))));
+      setImmediate(() =>
+        fetcher.onResponse(peer, {
+          type: MessageType.Response,
+          reqId: req.reqId,
+          status: ResponseStatus.Ok,
+          data: bytes,
+        }),
+      );
+    };
+    return { peer, asked };
+  }
+
+  it("fetches remote blocks in runs, and redoes a run with a bad block block by block", async () => {
+    const data = randomBytes(300_000);
+    const target = describeBytes("new.bin", data, { [DEV_A]: 1 });
+    let spoiled = false;
+    const { peer, asked } = peerFor(data, (req, bytes) => {
+      if (spoiled || req.blocks.length < 2) return bytes;
+      spoiled = true;
+      bytes[req.blocks[0]!.size] ^= 1; // the run's second block
+      return bytes;
+    });
+    const done = await assembler.assemble(target, () => [peer]);
+    assert.ok(done.ok);
+    assert.deepEqual(await readFile(done.tmpPath), data);
+    const runs = asked.filter((r) => r.blocks.length > 1);
+    assert.ok(runs.length >= 1 && runs.length < target.blocks.length / 2, `${runs.length} runs`);
+    const first = runs[0]!;
+    const singles = asked.filter((r) => r.blocks.length === 1 && r.offset >= first.offset);
+    assert.ok(singles.length >= first.blocks.length, "the spoiled run was asked again block by block");
+    assert.ok(log.records.some((r) => r.event === "pull.bad_block"));
+  });
+
+  it("copies blocks it has locally in runs, shifted by an insertion, and fetches only the rest", async () => {
+    const old = randomBytes(400_000);
+    await writeFile(join(root, "doc.bin"), old);
+    db.putLocal(describeBytes("doc.bin", old, { [DEV_B]: 1 }), null);
+    const data = Buffer.concat([randomBytes(100), old]);
+    const target = describeBytes("doc.bin", data, { [DEV_A]: 1, [DEV_B]: 1 });
+    const { peer, asked } = peerFor(data);
+    const done = await assembler.assemble(target, () => [peer]);
+    assert.ok(done.ok);
+    assert.deepEqual(await readFile(done.tmpPath), data);
+    const fetched = asked.reduce((n, r) => n + runBytes(r.blocks), 0);
+    assert.ok(fetched < 20_000, `only the changed start was fetched: ${fetched} bytes`);
+  });
+});
