@@ -151,6 +151,32 @@ export class LeftProcess {
 }
 
 /** The loopback addresses of the three-peer integration suites (one suite runs at a time). */
+/**
+ * Two daemons A (127.0.0.2) and B (127.0.0.3) that only see each other through the impairing relay, its
+ * own process: A ⇄ relay side a (127.0.0.10) … relay side b (127.0.0.11) ⇄ B. `impairments` are relay
+ * flags (--loss 0.03 …). The daemons are created, not started; stop() kills everything.
+ */
+export async function relayedPair(
+  root: string,
+  impairments: string[],
+): Promise<{ A: LeftProcess; B: LeftProcess; relay: ChildProcess; stop(): Promise<void> }> {
+  const port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.10", "127.0.0.11"]);
+  const relay = await spawnRelay([
+    ...["--a", `127.0.0.10:${port}`, "--b", `127.0.0.11:${port}`, "--target", `127.0.0.3:${port}`],
+    ...impairments,
+  ]);
+  const side = (name: string, host: string, via: string) =>
+    new LeftProcess({ name, dir: join(root, name), host, port, peers: [`${via}:${port}`] });
+  const A = side("A", "127.0.0.2", "127.0.0.10");
+  const B = side("B", "127.0.0.3", "127.0.0.11");
+  const stop = async () => {
+    await Promise.all([A.kill(), B.kill()]);
+    relay.stdin?.end();
+    relay.kill();
+  };
+  return { A, B, relay, stop };
+}
+
 export const THREE_HOSTS = { A: "127.0.0.2", B: "127.0.0.3", C: "127.0.0.4" } as const;
 
 /**

@@ -3,74 +3,35 @@
  * duplication, reordering, corruption and delay on every datagram, changes in both directions.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  freePort,
-  LeftProcess,
+  type LeftProcess,
+  relayedPair,
   seconds,
-  spawnRelay,
   waitForSameTrees,
   writeRandomFile,
 } from "../helpers/procs.js";
 
 const MiB = 1024 * 1024;
 describe("sync: through a lossy relay", { timeout: 180_000 }, () => {
-  let port = 0;
   let root = "";
-  let relay: ChildProcess | null = null;
+  let stop = async () => {};
   let A: LeftProcess;
   let B: LeftProcess;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-lossy-"));
-    port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.10", "127.0.0.11"]);
-    // A ⇄ relay side a (127.0.0.10) … relay side b (127.0.0.11) ⇄ B
-    relay = await spawnRelay([
-      "--a",
-      `127.0.0.10:${port}`,
-      "--b",
-      `127.0.0.11:${port}`,
-      "--target",
-      `127.0.0.3:${port}`,
-      "--loss",
-      "0.03",
-      "--duplicate",
-      "0.01",
-      "--reorder",
-      "0.02",
-      "--corrupt",
-      "0.001",
-      "--delay",
-      "2",
-      "--jitter",
-      "2",
-      "--seed",
-      "7",
-    ]);
-    A = new LeftProcess({
-      name: "A",
-      dir: join(root, "A"),
-      host: "127.0.0.2",
-      port,
-      peers: [`127.0.0.10:${port}`],
-    });
-    B = new LeftProcess({
-      name: "B",
-      dir: join(root, "B"),
-      host: "127.0.0.3",
-      port,
-      peers: [`127.0.0.11:${port}`],
-    });
+    ({ A, B, stop } = await relayedPair(root, [
+      ...["--loss", "0.03", "--duplicate", "0.01", "--reorder", "0.02", "--corrupt", "0.001"],
+      ...["--delay", "2", "--jitter", "2", "--seed", "7"],
+    ]));
   });
 
   after(async () => {
-    await Promise.all([A.kill(), B.kill()]);
-    relay?.stdin?.end();
-    relay?.kill();
+    await stop();
     await rm(root, { recursive: true, force: true });
   });
 

@@ -10,10 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  freePort,
-  LeftProcess,
+  type LeftProcess,
+  relayedPair,
   seconds,
-  spawnRelay,
   waitFor,
   waitForSameTrees,
   writeRandomFile,
@@ -24,40 +23,21 @@ const SIZE = 256 * MiB;
 
 describe("sync: a link outage in the middle of a pull", { timeout: 180_000 }, () => {
   let root = "";
-  let relay: ChildProcess | null = null;
+  let relay: ChildProcess;
+  let stop = async () => {};
   let A: LeftProcess;
   let B: LeftProcess;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "left-outage-"));
-    const port = await freePort(["127.0.0.2", "127.0.0.3", "127.0.0.10", "127.0.0.11"]);
     await writeRandomFile(join(root, "A", "big.bin"), SIZE);
-    relay = await spawnRelay([
-      ...["--a", `127.0.0.10:${port}`, "--b", `127.0.0.11:${port}`, "--target", `127.0.0.3:${port}`],
-      ...["--loss", "0.01", "--delay", "1", "--seed", "11"],
-    ]);
-    A = new LeftProcess({
-      name: "A",
-      dir: join(root, "A"),
-      host: "127.0.0.2",
-      port,
-      peers: [`127.0.0.10:${port}`],
-    });
-    B = new LeftProcess({
-      name: "B",
-      dir: join(root, "B"),
-      host: "127.0.0.3",
-      port,
-      peers: [`127.0.0.11:${port}`],
-    });
+    ({ A, B, relay, stop } = await relayedPair(root, ["--loss", "0.01", "--delay", "1", "--seed", "11"]));
     A.start();
     B.start();
   });
 
   after(async () => {
-    await Promise.all([A.kill(), B.kill()]);
-    relay?.stdin?.end();
-    relay?.kill();
+    await stop();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -70,7 +50,7 @@ describe("sync: a link outage in the middle of a pull", { timeout: 180_000 }, ()
       20,
     );
     // Darkness for longer than the 5 s idle timeout: both sides declare the peer down.
-    relay?.stdin?.write("blackout 7000\n");
+    relay.stdin?.write("blackout 7000\n");
     await waitFor("B notices the outage", () => /peer disconnected/.test(B.log()), 30_000);
     const partial = (await B.status())?.wire.bytesReceived ?? 0;
     const trees = await waitForSameTrees([A, B], 150_000);

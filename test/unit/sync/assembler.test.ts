@@ -11,12 +11,11 @@ import { Assembler, TMP_DIR } from "../../../src/sync/assembler.js";
 import { ByteBudget } from "../../../src/sync/budget.js";
 import { DiskSpace } from "../../../src/sync/disk-space.js";
 import { BlockFetcher } from "../../../src/sync/fetcher.js";
-import { decodeMessage, MessageType, type Request, ResponseStatus } from "../../../src/sync/protocol.js";
 import { RecycleBin } from "../../../src/sync/recycle.js";
 import { runBytes } from "../../../src/sync/run.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { memoryLogger } from "../../../src/util/log.js";
-import { RecordingConn } from "./fakes.js";
+import { servingPeer } from "./fakes.js";
 import { DEV_A, DEV_B, describeBytes } from "./fixtures.js";
 
 const sha256 = async (abs: string) =>
@@ -55,32 +54,11 @@ describe("Assembler runs", async () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  /** A peer serving `data`; `tamper` may change what it sends for a request. */
-  function peerFor(data: Buffer, tamper: (req: Request, bytes: Buffer) => Buffer = (_, b) => b) {
-    const peer = new RecordingConn("a:1", DEV_A);
-    const asked: Request[] = [];
-    peer.sendMessage = (msg) => {
-      const req = decodeMessage(msg);
-      if ("kind" in req || req.type !== MessageType.Request) return;
-      asked.push(req);
-      const bytes = tamper(req, Buffer.from(data.subarray(req.offset, req.offset + runBytes(req.blocks))));
-      setImmediate(() =>
-        fetcher.onResponse(peer, {
-          type: MessageType.Response,
-          reqId: req.reqId,
-          status: ResponseStatus.Ok,
-          data: bytes,
-        }),
-      );
-    };
-    return { peer, asked };
-  }
-
   it("fetches remote blocks in runs, and redoes a run with a bad block block by block", async () => {
     const data = randomBytes(300_000);
     const target = describeBytes("new.bin", data, { [DEV_A]: 1 });
     let spoiled = false;
-    const { peer, asked } = peerFor(data, (req, bytes) => {
+    const { peer, asked } = servingPeer(fetcher, data, (req, bytes) => {
       if (spoiled || req.blocks.length < 2) return bytes;
       spoiled = true;
       bytes[req.blocks[0]!.size] ^= 1; // the run's second block
@@ -103,7 +81,7 @@ describe("Assembler runs", async () => {
     db.putLocal(describeBytes("doc.bin", old, { [DEV_B]: 1 }), null);
     const data = Buffer.concat([randomBytes(100), old]);
     const target = describeBytes("doc.bin", data, { [DEV_A]: 1, [DEV_B]: 1 });
-    const { peer, asked } = peerFor(data);
+    const { peer, asked } = servingPeer(fetcher, data);
     const done = await assembler.assemble(target, () => [peer]);
     assert.ok(done.ok);
     assert.deepEqual(await readFile(done.tmpPath), data);

@@ -15,12 +15,10 @@ import { ByteBudget } from "../../../src/sync/budget.js";
 import { DISK_HEADROOM_BYTES, DiskSpace, Reservation } from "../../../src/sync/disk-space.js";
 import { BlockFetcher } from "../../../src/sync/fetcher.js";
 import { ioProblem } from "../../../src/sync/io-errors.js";
-import { decodeMessage, MessageType, ResponseStatus } from "../../../src/sync/protocol.js";
 import { RecycleBin } from "../../../src/sync/recycle.js";
-import { runBytes } from "../../../src/sync/run.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { memoryLogger } from "../../../src/util/log.js";
-import { RecordingConn } from "./fakes.js";
+import { servingPeer } from "./fakes.js";
 import { DEV_A, DEV_B, describeBytes } from "./fixtures.js";
 
 await initHasher();
@@ -79,22 +77,7 @@ describe("Assembler without enough disk space", async () => {
   const data = randomBytes(200_000);
   const target = describeBytes("big.bin", data, { [DEV_A]: 1 });
   const fetcher = new BlockFetcher(systemClock, 10_000);
-  /** A peer that answers every request with the right bytes. */
-  const peer = new RecordingConn("a:1", DEV_A);
-  peer.sendMessage = (msg) => {
-    peer.messages.push(msg);
-    const req = decodeMessage(msg);
-    if ("kind" in req || req.type !== MessageType.Request) return;
-    const bytes = data.subarray(req.offset, req.offset + runBytes(req.blocks));
-    setImmediate(() =>
-      fetcher.onResponse(peer, {
-        type: MessageType.Response,
-        reqId: req.reqId,
-        status: ResponseStatus.Ok,
-        data: bytes,
-      }),
-    );
-  };
+  const { peer } = servingPeer(fetcher, data);
   let free = 0;
   const log = memoryLogger();
   const assembler = new Assembler({

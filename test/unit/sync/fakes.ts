@@ -8,8 +8,12 @@ import { lstat, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { IndexDb } from "../../../src/index/db.js";
 import type { FileInfo, StatRecord } from "../../../src/index/types.js";
+import type { BlockFetcher } from "../../../src/sync/fetcher.js";
 import type { SyncFolder } from "../../../src/sync/ports.js";
+import { decodeMessage, MessageType, type Request, ResponseStatus } from "../../../src/sync/protocol.js";
+import { runBytes } from "../../../src/sync/run.js";
 import type { Connection, ConnectionStats, EndpointEvents } from "../../../src/transport/types.js";
+import { DEV_A } from "./fixtures.js";
 
 const ZERO_STATS: ConnectionStats = {
   srttMs: 0,
@@ -50,6 +54,35 @@ export class RecordingConn implements Connection {
   stats(): ConnectionStats {
     return { ...ZERO_STATS, bandwidthMBps: this.bandwidthMBps };
   }
+}
+
+/**
+ * A peer that answers every REQUEST from `data` (the file's content) on the next turn, through
+ * `fetcher`; `tamper` may change the bytes of an answer. `asked` lists the requests in order.
+ */
+export function servingPeer(
+  fetcher: BlockFetcher,
+  data: Uint8Array,
+  tamper: (req: Request, bytes: Buffer) => Buffer = (_, bytes) => bytes,
+): { peer: RecordingConn; asked: Request[] } {
+  const peer = new RecordingConn("a:1", DEV_A);
+  const asked: Request[] = [];
+  peer.sendMessage = (msg) => {
+    peer.messages.push(msg);
+    const req = decodeMessage(msg);
+    if ("kind" in req || req.type !== MessageType.Request) return;
+    asked.push(req);
+    const bytes = tamper(req, Buffer.from(data.subarray(req.offset, req.offset + runBytes(req.blocks))));
+    setImmediate(() =>
+      fetcher.onResponse(peer, {
+        type: MessageType.Response,
+        reqId: req.reqId,
+        status: ResponseStatus.Ok,
+        data: bytes,
+      }),
+    );
+  };
+  return { peer, asked };
 }
 
 /** One side of a linked pair: what it sends is emitted by the other side's endpoint, asynchronously. */
