@@ -11,17 +11,9 @@ import {
   resolveBlocks,
   resolveEntry,
 } from "../../../src/sync/block-delta.js";
-import {
-  blockListBytes,
-  decodeMessage,
-  encodeIndex,
-  MAX_BLOCKS,
-  type Message,
-  MessageType,
-} from "../../../src/sync/protocol.js";
-import { DecodeError } from "../../../src/wire/errors.js";
+import { blockListBytes, encodeIndex, MAX_BLOCKS, MessageType } from "../../../src/sync/protocol.js";
 import { block, isCanonical, withOffsets } from "./delta-fixtures.js";
-import { DEV_A, DEV_B, digestOf, file, tombstone } from "./fixtures.js";
+import { DEV_A, DEV_B, decodeOk, digestOf, file, rejects, tombstone } from "./fixtures.js";
 
 /** A live file entry with these blocks. */
 function entry(blocks: readonly DeltaBlock[], over: Partial<FileInfo> = {}): FileInfo {
@@ -36,18 +28,6 @@ const family = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 
 function deltaOf(ops: BlockOp[], over: Partial<FileInfo> = {}): DeltaEntry {
   const { blocks: _, ...rest } = entry([block(0)], over);
   return { ...rest, blocks: null, delta: { baseSequence: 7, baseDigest: digestOf("base"), ops } };
-}
-
-function decodeOk(bytes: Uint8Array): Message {
-  const m = decodeMessage(bytes);
-  if (m instanceof DecodeError) assert.fail(`${m.kind}: ${m.message}`);
-  return m;
-}
-
-function rejects(bytes: Uint8Array, why: RegExp): void {
-  const m = decodeMessage(bytes);
-  assert.ok(m instanceof DecodeError, "expected a DecodeError");
-  assert.match(m.message, why);
 }
 
 /** Blocks drawn from a few distinct ones, so that lists share blocks and repeat them. */

@@ -57,6 +57,30 @@ async function host(
 }
 
 /** Writes a file on `h` and records it the way the scanner would (a new local version). */
+/**
+ * Hosts A and B in `root`, attached to a linked pair of fake endpoints (`bIndex`, `bLog`: B's index view
+ * and logger), closed and removed after the suite.
+ */
+async function linkedHosts(
+  root: string,
+  bIndex: (db: IndexDb) => SyncIndex = (db) => db,
+  bLog = memoryLogger(),
+): Promise<{ A: Host; B: Host; link: ReturnType<typeof linkedEndpoints> }> {
+  const A = await host(root, "A");
+  const B = await host(root, "B", bIndex, bLog);
+  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
+  A.engine.attach(link.a);
+  B.engine.attach(link.b);
+  after(async () => {
+    await A.engine.close();
+    await B.engine.close();
+    A.db.close();
+    B.db.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  return { A, B, link };
+}
+
 async function edit(h: Host, path: string, data: Uint8Array): Promise<FileInfo> {
   await mkdir(join(h.dir, path, ".."), { recursive: true });
   await writeFile(join(h.dir, path), data);
@@ -86,18 +110,7 @@ async function synced(a: Host, b: Host): Promise<void> {
 
 describe("SyncEngine over a linked pair of fake connections", async () => {
   const root = await mkdtemp(join(tmpdir(), "left-engine-"));
-  const A = await host(root, "A");
-  const B = await host(root, "B");
-  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
-  A.engine.attach(link.a);
-  B.engine.attach(link.b);
-  after(async () => {
-    await A.engine.close();
-    await B.engine.close();
-    A.db.close();
-    B.db.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  const { A, B, link } = await linkedHosts(root);
 
   const big = randomBytes(300_000);
 
@@ -165,18 +178,7 @@ describe("SyncEngine when the index cannot store a peer's announcements", async 
         return db.putRemote(device, files);
       },
     });
-  const A = await host(root, "A");
-  const B = await host(root, "B", full, log);
-  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
-  A.engine.attach(link.a);
-  B.engine.attach(link.b);
-  after(async () => {
-    await A.engine.close();
-    await B.engine.close();
-    A.db.close();
-    B.db.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  const { A, B, link } = await linkedHosts(root, full, log);
 
   it("logs it, keeps running, and asks for the lost entries again until they are stored", async () => {
     await edit(A, "one.txt", Buffer.from("first\n"));
@@ -194,11 +196,7 @@ describe("SyncEngine when the index cannot store a peer's announcements", async 
 describe("SyncEngine announcing edits of a big file as block deltas", async () => {
   const root = await mkdtemp(join(tmpdir(), "left-engine-delta-"));
   const log = memoryLogger();
-  const A = await host(root, "A");
-  const B = await host(root, "B", (db) => db, log);
-  const link = linkedEndpoints(A.db.deviceId, B.db.deviceId);
-  A.engine.attach(link.a);
-  B.engine.attach(link.b);
+  const { A, B, link } = await linkedHosts(root, (db) => db, log);
   /** INDEX bytes received by each side. */
   const indexBytes = { a: 0, b: 0 };
   link.a.on("message", (_conn, msg) => {
@@ -206,13 +204,6 @@ describe("SyncEngine announcing edits of a big file as block deltas", async () =
   });
   link.b.on("message", (_conn, msg) => {
     if (msg[0] === MessageType.Index) indexBytes.b += msg.byteLength;
-  });
-  after(async () => {
-    await A.engine.close();
-    await B.engine.close();
-    A.db.close();
-    B.db.close();
-    await rm(root, { recursive: true, force: true });
   });
 
   const data = randomBytes(1 << 20);

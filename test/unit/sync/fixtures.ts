@@ -1,12 +1,15 @@
 /**
  * Builders and fast-check arbitraries for sync tests: FileInfos that satisfy the index contract.
  */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import type { BlockInfo, FileInfo, VersionVector } from "../../../src/index/types.js";
 import { chunkBuffer } from "../../../src/pipeline/chunker.js";
 import { xxh64Hex } from "../../../src/pipeline/hash.js";
 import { chunkParams } from "../../../src/pipeline/types.js";
+import { decodeMessage, type Message } from "../../../src/sync/protocol.js";
+import { DecodeError } from "../../../src/wire/errors.js";
 
 export const DEV_A = "a".repeat(32);
 export const DEV_B = "b".repeat(32);
@@ -105,4 +108,18 @@ export function describeBytes(
     digest: createHash("sha256").update(data).digest("hex"),
     ...over,
   });
+}
+
+/** Decodes input that must be valid. */
+export function decodeOk(bytes: Uint8Array): Message {
+  const m = decodeMessage(bytes);
+  if (m instanceof DecodeError) assert.fail(`${m.kind}: ${m.message}`);
+  return m;
+}
+
+/** Input that must be refused, with a message matching `why`. */
+export function rejects(bytes: Uint8Array, why: RegExp): void {
+  const m = decodeMessage(bytes);
+  assert.ok(m instanceof DecodeError, "expected a DecodeError");
+  assert.match(m.message, why);
 }

@@ -20,7 +20,7 @@ import {
 } from "../../../src/sync/protocol.js";
 import { DecodeError } from "../../../src/wire/errors.js";
 import { announcedArb } from "./delta-fixtures.js";
-import { DEV_A, digestOf, file, hexArb, pathArb } from "./fixtures.js";
+import { DEV_A, decodeOk, digestOf, file, hexArb, pathArb, rejects } from "./fixtures.js";
 
 const helloArb = fc.record({
   deviceId: hexArb(16),
@@ -69,19 +69,6 @@ function encode(m: Message): Uint8Array {
     case MessageType.Response:
       return encodeResponse(m.reqId, m.status, m.data);
   }
-}
-
-/** Decodes input that must be valid. */
-function decodeOk(bytes: Uint8Array): Message {
-  const m = decodeMessage(bytes);
-  if (m instanceof DecodeError) assert.fail(`${m.kind}: ${m.message}`);
-  return m;
-}
-
-function rejects(bytes: Uint8Array, why: RegExp): void {
-  const m = decodeMessage(bytes);
-  assert.ok(m instanceof DecodeError, "expected a DecodeError");
-  assert.match(m.message, why);
 }
 
 describe("sync protocol codecs", () => {
