@@ -10,6 +10,7 @@ import { allocBulk, type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import { type CompressMode, compressBlock, shouldCompress } from "./compress.js";
+import { ioProblem } from "./io-errors.js";
 import { OpenFiles } from "./open-files.js";
 import { pathProblem } from "./paths.js";
 import type { SyncIndex } from "./ports.js";
@@ -118,10 +119,18 @@ export class BlockServer {
       const req = peer.queue.shift()!;
       peer.queuedBlocks -= req.blocks.length;
       peer.reading++;
-      void this.serve(peer, req).finally(() => {
-        peer.reading--;
-        this.pump(peer);
-      });
+      this.serve(peer, req)
+        .catch((err: unknown) => {
+          // An index or compression failure costs this answer, never the daemon.
+          this.opts.log.log("warn", "serve.failed", `cannot serve a block request: ${ioProblem(err)}`, {
+            peer: peer.conn.peer,
+          });
+          this.reply(peer, req.reqId, null);
+        })
+        .finally(() => {
+          peer.reading--;
+          this.pump(peer);
+        });
     }
   }
 

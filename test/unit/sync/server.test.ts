@@ -156,6 +156,30 @@ describe("BlockServer", async () => {
     await until(() => conn.bulk.length === 20);
   });
 
+  it("answers Unavailable and logs when the index fails, without throwing", async () => {
+    const log = memoryLogger();
+    const failing = Object.assign(Object.create(db) as IndexDb, {
+      findBlock(): never {
+        throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR" });
+      },
+    });
+    const broken = new BlockServer({ dir, db: failing, log, clock: systemClock, compress: "off" });
+    after(() => broken.close());
+    const conn = new RecordingConn("p:6", DEV_A);
+    // Another digest: the single block is looked for by hash, and the lookup fails.
+    broken.handle(conn, {
+      type: MessageType.Request,
+      reqId: 77,
+      path: "f.bin",
+      digest: "ab".repeat(32),
+      offset: 0,
+      blocks: [info.blocks[0]!],
+    });
+    await until(() => conn.bulk.length === 1);
+    assert.equal(response(conn.bulk[0]!).status, ResponseStatus.Unavailable);
+    assert.ok(log.records.some((r) => r.event === "serve.failed"));
+  });
+
   it("bounds the blocks queued per peer, not the requests: a full queue refuses, then recovers", async () => {
     const log = memoryLogger();
     const small = new BlockServer({
