@@ -345,11 +345,12 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 }
 
 /**
- * Peers are IPv4 literals (checked by PeerTable). dgram resolves every destination through `lookup`, and
- * the default (dns.lookup) answers even a literal on the next tick: each send would be deferred, cost a
- * closure, and a send issued just before close() would be lost.
+ * The `lookup` of a socket that only sends to IPv4 literals (peers are, checked by PeerTable). dgram
+ * resolves every destination through `lookup`, and the default (dns.lookup) answers even a literal on
+ * the next tick: each send would be deferred, cost a closure, and a send issued just before close()
+ * would be lost.
  */
-function literalLookup(
+export function literalLookup(
   host: string,
   _options: unknown,
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,

@@ -10,8 +10,10 @@
  * from seeded PRNG streams — one per direction and per kind of impairment — so a seed reproduces the
  * same fate for the same sequence of datagrams, and changing one knob leaves the others' patterns alone.
  */
+
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv4 } from "node:net";
+import { literalLookup } from "../../src/transport/endpoint.js";
 import { type Clock, systemClock, type TimerHandle } from "../../src/util/clock.js";
 
 export interface SocketAddress {
@@ -77,6 +79,25 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A seeded source of numbers and bytes, for fuzzers that must replay the same run from a seed. */
+export class SeededRandom {
+  protected readonly random: () => number;
+
+  constructor(seed: number) {
+    this.random = mulberry32(seed);
+  }
+
+  protected int(n: number): number {
+    return Math.floor(this.random() * n);
+  }
+
+  protected bytes(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(256);
+    return out;
+  }
 }
 
 /** splitmix32 finaliser: turns (seed, salt) into well-separated seeds for independent streams. */
@@ -395,24 +416,13 @@ export interface Relay {
 
 const defaultBufferSize = 4 * 1024 * 1024;
 
-/**
- * Every address the relay uses is an IPv4 literal (checked in startRelay). The default lookup
- * (dns.lookup) would answer even a literal on the next tick, deferring each forwarded datagram.
- */
-function literalLookup(
-  host: string,
-  _options: unknown,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, host, 4);
-}
-
 function bind(address: SocketAddress, bufferSize: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({
       type: "udp4",
       recvBufferSize: bufferSize,
       sendBufferSize: bufferSize,
+      // Every address the relay uses is an IPv4 literal (checked in startRelay).
       lookup: literalLookup,
     });
     const onError = (err: Error) => {

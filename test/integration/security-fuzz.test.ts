@@ -38,7 +38,7 @@ import {
 } from "../../src/wire/handshake.js";
 import { decodeHeader, HEADER_SIZE, PacketType } from "../../src/wire/header.js";
 import { freePort, LeftProcess, waitFor, waitForSameTrees, writeRandomFile } from "../helpers/procs.js";
-import { mulberry32 } from "../helpers/relay.js";
+import { SeededRandom } from "../helpers/relay.js";
 
 const MiB = 1024 * 1024;
 const X_HOST = "127.0.4.2";
@@ -196,9 +196,8 @@ describe("security: replayed sealed DATA packets", { timeout: 30_000 }, () => {
 });
 
 /** Hostile datagrams from one seeded PRNG: random bytes, forged handshakes, mutated and replayed captures. */
-class Fuzzer {
+class Fuzzer extends SeededRandom {
   readonly captured: Captured[] = [];
-  private readonly random: () => number;
   sent = 0;
   /**
    * Whether to forge fresh, well-formed INITs and INIT_ACKs. Off while the peers shake hands: a steady
@@ -207,25 +206,11 @@ class Fuzzer {
    */
   forgeHandshakes = true;
 
-  constructor(seed: number) {
-    this.random = mulberry32(seed);
-  }
-
   /** Keeps the first 256 datagrams (the handshake among them), then a random sample. */
   capture(c: Captured): void {
     const copy = { toY: c.toY, data: Buffer.from(c.data) };
     if (this.captured.length < 512) this.captured.push(copy);
     else this.captured[256 + this.int(256)] = copy;
-  }
-
-  private int(n: number): number {
-    return Math.floor(this.random() * n);
-  }
-
-  private bytes(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
   }
 
   /** Fires `count` datagrams, `perTurn` per event-loop turn, at one or both sides. */

@@ -24,7 +24,7 @@ import { plaintextSecurity } from "../../src/transport/plaintext.js";
 import type { Connection, PeerAddress } from "../../src/transport/types.js";
 import { memoryLogger } from "../../src/util/log.js";
 import { HEADER_SIZE, MAGIC, PROTOCOL_VERSION } from "../../src/wire/header.js";
-import { mulberry32 } from "../helpers/relay.js";
+import { mulberry32, SeededRandom } from "../helpers/relay.js";
 
 const FUZZ_DATAGRAMS = 100_000;
 const MiB = 1024 * 1024;
@@ -72,24 +72,12 @@ async function startForwarder(): Promise<{ fa: Socket; fb: Socket; captured: Buf
 }
 
 /** Hostile datagrams from a seeded PRNG: random, mutated captures, and valid headers over junk. */
-class Fuzzer {
-  private readonly random: () => number;
-
+class Fuzzer extends SeededRandom {
   constructor(
     seed: number,
     private readonly captured: Buffer[],
   ) {
-    this.random = mulberry32(seed);
-  }
-
-  private int(n: number): number {
-    return Math.floor(this.random() * n);
-  }
-
-  private bytes(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
+    super(seed);
   }
 
   next(): Buffer {
