@@ -9,7 +9,6 @@ import { deriveMasterKey } from "../crypto/key.js";
 import { pskSecurity } from "../crypto/psk.js";
 import { IndexDb } from "../index/db.js";
 import { BlockPool } from "../pipeline/pool.js";
-import { PrefixDigests } from "../pipeline/prefix-digest.js";
 import { chunkParams } from "../pipeline/types.js";
 import { LocalFolder } from "../scanner/local-folder.js";
 import { SyncEngine } from "../sync/engine.js";
@@ -111,14 +110,13 @@ async function serve(o: RunOptions, log: ProblemLog, progress: Progress | null):
   const window = o.window ?? Math.ceil(DEFAULT_WINDOW_BYTES / packetSize);
   const chunk = chunkParams(o.blockSize);
   const pool = await BlockPool.open();
-  const digests = new PrefixDigests();
   const folder = LocalFolder.open({ dir: o.dir, db, pool, chunk, log });
   const engine = new SyncEngine({
     dir: o.dir,
     db,
     folder,
-    digestOf: (abs) => pool.sha256File(abs),
-    digester: digests,
+    digestOf: (abs) => pool.digestFile(abs),
+    digester: pool,
     log,
     budgetBytes: pullBudget(window, packetSize),
     compress: o.compress,
@@ -142,7 +140,6 @@ async function serve(o: RunOptions, log: ProblemLog, progress: Progress | null):
     await engine.close();
     await folder.close();
     await pool.close();
-    await digests.close();
     db.close();
     return ExitCode.Failure;
   }
@@ -185,7 +182,6 @@ async function serve(o: RunOptions, log: ProblemLog, progress: Progress | null):
   await endpoint.close();
   await folder.close();
   await pool.close();
-  await digests.close();
   db.close();
   log.log("info", "left.stopped", "LEFT stopped");
   return ExitCode.Ok;

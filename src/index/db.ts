@@ -96,7 +96,10 @@ export class IndexDb {
     const found = db.pragma("user_version", { simple: true }) as number;
     if (found !== 0 && found !== SCHEMA_VERSION) {
       db.close();
-      throw new IndexVersionError(`index.db has schema ${found}, this build reads ${SCHEMA_VERSION}`);
+      throw new IndexVersionError(
+        `index.db has schema ${found}, this build reads ${SCHEMA_VERSION}; remove it to re-index the share ` +
+          "from its files",
+      );
     }
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

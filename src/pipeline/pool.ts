@@ -5,9 +5,10 @@
  * Small files (up to wholeFileLimit) are read whole by one task; requests arriving in the same tick are
  * coalesced into one task of up to 64 files / wholeFileLimit bytes, since a task round trip (≈100 µs)
  * costs more than hashing a small file. A big file is split so that both cores work on it:
- *   1. one task streams the whole file through SHA-256 (inherently sequential, ≈1.7 GB/s);
- *   2. meanwhile segment tasks find candidate cut points in parallel (the gear hash is local, see
- *      chunker.ts), and the main thread joins them in order with CutPlanner (microseconds per segment);
+ *   1. segment tasks find candidate cut points in parallel (the gear hash is local, see chunker.ts), and
+ *      the main thread joins them in order with CutPlanner (microseconds per segment);
+ *   2. beside each, a task hashes the same bytes' digest segments (digest.ts: a tree, so that SHA-256,
+ *      the costliest part at ≈1.7 GB/s, is spread over the cores too);
  *   3. as blocks become final they are batched into xxh64 tasks.
  * Every task reads the file itself, so only offsets and hashes cross threads.
  */
@@ -16,6 +17,8 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import type { BlockInfo } from "../index/types.js";
 import { type BlockRange, CutPlanner, validateChunkParams } from "./chunker.js";
+import { combineSegments, DIGEST_SEGMENT_BYTES, segmentCount } from "./digest.js";
+import { followDigest, type RunningDigest } from "./running-digest.js";
 import type { BlockTask, CancelFlag, TaskResult, TaskValues } from "./tasks.js";
 import type { ChunkParams, HashedFile } from "./types.js";
 
@@ -109,7 +112,7 @@ export class BlockPool {
   }
 
   /**
-   * Content-defined blocks with xxh64 each, plus SHA-256 of the whole file. Rejects with HashError.
+   * Content-defined blocks with xxh64 each, plus the whole-file digest. Rejects with HashError.
    * Aborting `signal` stops the work on a big file within a few ms (code "aborted"); small files finish.
    */
   async hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile> {
@@ -120,11 +123,38 @@ export class BlockPool {
   }
 
   /**
-   * SHA-256 (hex) of the whole file, nothing else: what a receiver checks an assembled file against. One
-   * sequential task, far cheaper than hashFile's chunking and block hashes. Rejects with HashError.
+   * The whole-file digest (hex), nothing else: what a receiver checks an assembled file against. Far
+   * cheaper than hashFile's chunking and block hashes. Rejects with HashError.
    */
-  async sha256File(absPath: string): Promise<string> {
-    return this.run({ kind: "sha256", path: absPath, size: await regularFileSize(absPath) });
+  async digestFile(absPath: string): Promise<string> {
+    const size = await regularFileSize(absPath);
+    const cancel: CancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    const tasks: Promise<Uint8Array>[] = [];
+    for (let k = 0; k < segmentCount(size); k++)
+      tasks.push(tracked(this.segmentHashes(absPath, size, k, 1, cancel)));
+    try {
+      return combineSegments(size, await Promise.all(tasks));
+    } catch (err) {
+      Atomics.store(cancel, 0, 1);
+      throw err;
+    }
+  }
+
+  /** Follows a file being written from its start, hashing its digest segments as they are final. */
+  follow(absPath: string): RunningDigest {
+    return followDigest(absPath, (path, size, first, count, cancel) =>
+      this.segmentHashes(path, size, first, count, cancel),
+    );
+  }
+
+  private segmentHashes(
+    path: string,
+    size: number,
+    first: number,
+    count: number,
+    cancel: CancelFlag,
+  ): Promise<Uint8Array> {
+    return this.run({ kind: "segments", path, size, first, count, cancel });
   }
 
   private hashSmall(path: string, size: number, params: ChunkParams): Promise<HashedFile> {
@@ -196,12 +226,11 @@ export class BlockPool {
     params: ChunkParams,
     cancel: CancelFlag,
   ): Promise<HashedFile> {
-    // Queued first so it starts at once: it is the longest single task and bounds the total time.
-    const digest = tracked(this.run({ kind: "sha256", path, size, cancel }));
     // A bounded window of segment tasks: block-hash tasks interleave with them, other files' tasks get
     // turns, and a cancellation has little queued work to drain.
     const window = SEGMENTS_PER_THREAD * this.threads;
     const segments: { end: number; candidates: Promise<TaskValues["candidates"]> }[] = [];
+    const digestParts: Promise<Uint8Array>[] = [];
     let next = 0;
     const dispatch = () => {
       while (next < size && segments.length < window) {
@@ -210,6 +239,11 @@ export class BlockPool {
         const task = { kind: "candidates", path, start, end, params, cancel } as const;
         segments.push({ end, candidates: tracked(this.run(task)) });
         next = end;
+        // The digest segments these bytes complete, queued right behind so they are read while cached.
+        const complete = next === size ? segmentCount(size) : Math.floor(next / DIGEST_SEGMENT_BYTES);
+        for (let k = digestParts.length; k < complete; k++) {
+          digestParts.push(tracked(this.segmentHashes(path, size, k, 1, cancel)));
+        }
       }
     };
     const planner = new CutPlanner(params, size);
@@ -242,7 +276,7 @@ export class BlockPool {
       size: r.size,
       hash: blockHashes[i],
     }));
-    return { size, blocks, digest: await digest };
+    return { size, blocks, digest: combineSegments(size, await Promise.all(digestParts)) };
   }
 
   private async run<K extends BlockTask["kind"]>(task: BlockTask & { kind: K }): Promise<TaskValues[K]> {

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { type Candidates, chunkBuffer, cutMasks, GEAR_WARMUP, rollHash, scanCandidates } from "./chunker.js";
+import { contentDigest, SEGMENT_HASH_BYTES, segmentRange } from "./digest.js";
 import { xxh64Hex, xxh64Stream } from "./hash.js";
 import type { ChunkParams, HashedFile } from "./types.js";
 
@@ -24,13 +25,14 @@ export type BlockTask =
   | { kind: "files"; files: { path: string; size: number }[]; params: ChunkParams }
   | { kind: "candidates"; path: string; start: number; end: number; params: ChunkParams; cancel?: CancelFlag }
   | { kind: "blocks"; path: string; offsets: number[]; sizes: number[]; cancel?: CancelFlag }
-  | { kind: "sha256"; path: string; size: number; cancel?: CancelFlag };
+  /** SHA-256 of digest segments first..first+count-1 of a file of `size` bytes (see digest.ts). */
+  | { kind: "segments"; path: string; size: number; first: number; count: number; cancel?: CancelFlag };
 
 export interface TaskValues {
   files: FileResult[];
   candidates: Candidates;
   blocks: string[];
-  sha256: string;
+  segments: Uint8Array;
 }
 
 /** Errors are returned as data: class identity does not survive the thread boundary, `code` does. */
@@ -88,7 +90,7 @@ function hashWhole(path: string, size: number, params: ChunkParams): HashedFile 
     size: b.size,
     hash: xxh64Hex(data.subarray(b.offset, b.offset + b.size)),
   }));
-  return { size, blocks, digest: createHash("sha256").update(data).digest("hex") };
+  return { size, blocks, digest: contentDigest(data) };
 }
 
 function hashFiles(t: Extract<BlockTask, { kind: "files" }>): FileResult[] {
@@ -132,19 +134,24 @@ function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
   );
 }
 
-function sha256(t: Extract<BlockTask, { kind: "sha256" }>): string {
+function segmentHashes(t: Extract<BlockTask, { kind: "segments" }>): Uint8Array {
   const data = buffer(READ_PIECE);
-  const hash = createHash("sha256");
+  const out = new Uint8Array(t.count * SEGMENT_HASH_BYTES);
   withFile(t.path, (fd) => {
-    for (let done = 0; done < t.size; ) {
-      checkCancel(t.cancel);
-      const n = Math.min(READ_PIECE, t.size - done);
-      readExactly(fd, t.path, data, n, done);
-      hash.update(data.subarray(0, n));
-      done += n;
+    for (let i = 0; i < t.count; i++) {
+      const { start, end } = segmentRange(t.size, t.first + i);
+      const hash = createHash("sha256");
+      for (let at = start; at < end; ) {
+        checkCancel(t.cancel);
+        const n = Math.min(READ_PIECE, end - at);
+        readExactly(fd, t.path, data, n, at);
+        hash.update(data.subarray(0, n));
+        at += n;
+      }
+      out.set(hash.digest(), i * SEGMENT_HASH_BYTES);
     }
   });
-  return hash.digest("hex");
+  return out;
 }
 
 function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
@@ -155,8 +162,8 @@ function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
       return findCandidates(task);
     case "blocks":
       return hashBlocks(task);
-    case "sha256":
-      return sha256(task);
+    case "segments":
+      return segmentHashes(task);
   }
 }
 

@@ -5,11 +5,12 @@
  * the index (in batches), which is what a restart after SIGKILL resumes from. The finished file must
  * match the whole-file SHA-256 before it is handed back; it is never visible in the share from here.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { type FileHandle, open, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlockInfo, FileInfo } from "../index/types.js";
-import type { PrefixDigest } from "../pipeline/prefix-digest.js";
+import { contentDigest } from "../pipeline/digest.js";
+import type { RunningDigest } from "../pipeline/running-digest.js";
 import { allocBulk, type Connection, releaseBulk } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
@@ -34,13 +35,13 @@ export interface AssemblerOptions {
   recycle: RecycleBin;
   fetcher: BlockFetcher;
   budget: ByteBudget;
-  /** SHA-256 (hex) of a whole file, computed off the main thread. */
+  /** The whole-file digest (pipeline/digest.ts, hex) of a file, computed off the main thread. */
   digestOf: (absPath: string) => Promise<string>;
   /**
-   * Hashes a file while it is assembled (see PrefixDigests), so that the check at the end costs only the
-   * tail; digestOf is the fallback when it cannot answer. Absent: digestOf after the fact.
+   * Hashes a file while it is assembled (see running-digest.ts), so that the check at the end costs only
+   * the tail; digestOf is the fallback when it cannot answer. Absent: digestOf after the fact.
    */
-  digester?: { follow(absPath: string): PrefixDigest };
+  digester?: { follow(absPath: string): RunningDigest };
   clock: Clock;
   log: Logger;
   /** Done-block marks are written to the index at least this often (the resume granularity). */
@@ -254,8 +255,7 @@ export class Assembler {
       }
     }
     try {
-      if (createHash("sha256").update(data).digest("hex") !== target.digest)
-        return this.mismatch(target, null);
+      if (contentDigest(data) !== target.digest) return this.mismatch(target, null);
       const tmpPath = this.tmpPath(`${randomBytes(8).toString("hex")}.part`);
       try {
         await writeFile(tmpPath, data, { flag: "wx", mode: 0o600 });

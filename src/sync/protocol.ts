@@ -21,8 +21,11 @@ import {
 } from "./block-delta.js";
 import { MAX_PATH_BYTES } from "./paths.js";
 
-/** 2: HELLO flags, INDEX `reply` flag, block lists as deltas (block-delta.ts). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: HELLO flags, INDEX `reply` flag, block lists as deltas (block-delta.ts).
+ * 3: digests of files over 8 MiB are segment trees (pipeline/digest.ts).
+ */
+export const PROTOCOL_VERSION = 3;
 
 export const MessageType = { Hello: 1, Index: 2, Request: 3, Response: 4 } as const;
 

@@ -11,7 +11,7 @@
  * and afterwards a valid file from the same peer still arrives byte-exact.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { after, before, describe, it } from "node:test";
 import { deriveMasterKey } from "../../src/crypto/key.js";
 import { pskSecurity } from "../../src/crypto/psk.js";
 import type { FileInfo } from "../../src/index/types.js";
+import { contentDigest } from "../../src/pipeline/digest.js";
 import { initHasher, xxh64Hex } from "../../src/pipeline/hash.js";
 import {
   decodeMessage,
@@ -73,7 +74,7 @@ class HostilePeer {
       modifiedBy: this.device,
       sequence: ++this.sequence,
       blocks: data.length === 0 ? [] : [{ offset: 0, size: data.length, hash }],
-      digest: createHash("sha256").update(data).digest("hex"),
+      digest: contentDigest(data),
       target: "",
       ...over,
     };

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
 import { chunkBuffer } from "../../../src/pipeline/chunker.js";
+import { contentDigest } from "../../../src/pipeline/digest.js";
 import { initHasher, xxh64Hex } from "../../../src/pipeline/hash.js";
 import { BlockPool, HashError } from "../../../src/pipeline/pool.js";
 import { type BlockTask, type FileResult, runTask } from "../../../src/pipeline/tasks.js";
@@ -33,6 +34,20 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const MiB = 1 << 20;
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data);
+
+/** The whole-file digest as docs/PROTOCOL.md defines it, written out apart from src/pipeline/digest.ts. */
+function referenceDigest(data: Uint8Array): string {
+  if (data.length <= 8 * MiB) return sha256(data).digest("hex");
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64BE(BigInt(data.length));
+  const tree = createHash("sha256").update("LEFT tree digest v1\0").update(size);
+  for (let at = 0; at < data.length; at += 8 * MiB)
+    tree.update(sha256(data.subarray(at, at + 8 * MiB)).digest());
+  return tree.digest("hex");
+}
+
 function direct(data: Uint8Array, p: ChunkParams): HashedFile {
   return {
     size: data.length,
@@ -40,7 +55,7 @@ function direct(data: Uint8Array, p: ChunkParams): HashedFile {
       ...b,
       hash: xxh64Hex(data.subarray(b.offset, b.offset + b.size)),
     })),
-    digest: createHash("sha256").update(data).digest("hex"),
+    digest: referenceDigest(data),
   };
 }
 
@@ -75,7 +90,7 @@ test("hashFile equals the direct computation, on both the single-task and the sp
 });
 
 test("a 24 MiB file split into default 8 MiB segments hashes like the direct computation", async () => {
-  const data = createHash("shake256", { outputLength: 24 << 20 })
+  const data = createHash("shake256", { outputLength: (24 << 20) + 5 })
     .update("big")
     .digest();
   const path = writeTemp(data);
@@ -161,19 +176,21 @@ test("aborting stops hashing a big file early, and the pool stays usable", async
   assert.deepEqual(await pool.hashFile(path, p), direct(data, p));
 });
 
-test("sha256File is the whole-file digest alone, for empty, small and multi-read files", async () => {
-  for (const size of [0, 1, 70_000, (4 << 20) + 3]) {
+test("digestFile is the whole-file digest alone: plain SHA-256 up to 8 MiB, the segment tree above", async () => {
+  for (const size of [0, 1, 70_000, (4 << 20) + 3, 8 * MiB, 8 * MiB + 1, 17 * MiB + 9]) {
     const data = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
-    const expected = createHash("sha256").update(data).digest("hex");
-    assert.equal(await pool.sha256File(writeTemp(data)), expected, `size ${size}`);
+    const expected = referenceDigest(data);
+    assert.equal(contentDigest(data), expected, `size ${size}`);
+    assert.equal(await pool.digestFile(writeTemp(data)), expected, `size ${size}`);
   }
+  assert.equal(contentDigest(new Uint8Array(0)), sha256(new Uint8Array(0)).digest("hex"));
   await assert.rejects(
-    pool.sha256File(join(dir, "missing")),
+    pool.digestFile(join(dir, "missing")),
     (e) => e instanceof HashError && e.code === "ENOENT",
   );
   mkdirSync(join(dir, "sha-dir"));
   await assert.rejects(
-    pool.sha256File(join(dir, "sha-dir")),
+    pool.digestFile(join(dir, "sha-dir")),
     (e) => e instanceof HashError && e.code === "ENOTFILE",
   );
 });
@@ -195,7 +212,7 @@ test("failures reject with a typed HashError", async () => {
 test("a file shorter than when hashing started is reported as changed", async () => {
   const path = writeTemp(new Uint8Array(10));
   const tasks: BlockTask[] = [
-    { kind: "sha256", path, size: 100 },
+    { kind: "segments", path, size: 100, first: 0, count: 1 },
     { kind: "blocks", path, offsets: [0], sizes: [100] },
     { kind: "candidates", path, start: 0, end: 100, params: chunkParams(64) },
   ];

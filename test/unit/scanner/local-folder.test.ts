@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { IndexDb } from "../../../src/index/db.js";
 import type { FileInfo } from "../../../src/index/types.js";
+import { contentDigest } from "../../../src/pipeline/digest.js";
 import { BlockPool } from "../../../src/pipeline/pool.js";
 import { type ChunkParams, chunkParams, type HashedFile } from "../../../src/pipeline/types.js";
 import { type FileHasher, LocalFolder } from "../../../src/scanner/local-folder.js";
@@ -33,7 +33,7 @@ function share(): string {
 }
 
 function sha256(data: string): string {
-  return createHash("sha256").update(data).digest("hex");
+  return contentDigest(Buffer.from(data));
 }
 
 /** Counts hashFile calls; `onHashed` may perturb the file between hashing and LocalFolder's re-stat. */

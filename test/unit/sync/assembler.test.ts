@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { IndexDb } from "../../../src/index/db.js";
 import { initHasher } from "../../../src/pipeline/hash.js";
-import { PrefixDigests } from "../../../src/pipeline/prefix-digest.js";
+import { BlockPool } from "../../../src/pipeline/pool.js";
 import { Assembler, TMP_DIR } from "../../../src/sync/assembler.js";
 import { ByteBudget } from "../../../src/sync/budget.js";
 import { DiskSpace } from "../../../src/sync/disk-space.js";
@@ -16,19 +16,14 @@ import { runBytes } from "../../../src/sync/run.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { servingPeer } from "./fakes.js";
-import { DEV_A, DEV_B, describeBytes } from "./fixtures.js";
-
-const sha256 = async (abs: string) =>
-  createHash("sha256")
-    .update(await readFile(abs))
-    .digest("hex");
+import { DEV_A, DEV_B, describeBytes, fileDigest } from "./fixtures.js";
 
 describe("Assembler runs", async () => {
   const root = await mkdtemp(join(tmpdir(), "left-assembler-"));
   await mkdir(join(root, TMP_DIR), { recursive: true });
   const db = IndexDb.open(root);
   const recycle = new RecycleBin(root, systemClock);
-  const digests = new PrefixDigests({ advanceStep: 1 });
+  const pool = await BlockPool.open({ threads: 1 });
   const fetcher = new BlockFetcher(systemClock, 10_000);
   const log = memoryLogger();
   const assembler = new Assembler({
@@ -37,8 +32,8 @@ describe("Assembler runs", async () => {
     recycle,
     fetcher,
     budget: new ByteBudget(1 << 20),
-    digestOf: sha256,
-    digester: digests,
+    digestOf: fileDigest,
+    digester: pool,
     clock: systemClock,
     log,
     space: new DiskSpace(root, async () => Number.MAX_SAFE_INTEGER),
@@ -50,7 +45,7 @@ describe("Assembler runs", async () => {
   after(async () => {
     recycle.close();
     db.close();
-    await digests.close();
+    await pool.close();
     await rm(root, { recursive: true, force: true });
   });
 

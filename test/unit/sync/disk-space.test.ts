@@ -3,7 +3,7 @@
  * refused with one log line and retried later instead of filling the disk.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ import { RecycleBin } from "../../../src/sync/recycle.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { servingPeer } from "./fakes.js";
-import { DEV_A, DEV_B, describeBytes } from "./fixtures.js";
+import { DEV_A, DEV_B, describeBytes, fileDigest } from "./fixtures.js";
 
 await initHasher();
 
@@ -86,10 +86,7 @@ describe("Assembler without enough disk space", async () => {
     recycle,
     fetcher,
     budget: new ByteBudget(MiB),
-    digestOf: async (abs) =>
-      createHash("sha256")
-        .update(await readFile(abs))
-        .digest("hex"),
+    digestOf: fileDigest,
     clock: systemClock,
     log,
     space: new DiskSpace(root, async () => free),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { MessageType } from "../../../src/sync/protocol.js";
 import { memoryLogger } from "../../../src/util/log.js";
 import { tree, treeDiff, waitFor } from "../../helpers/procs.js";
 import { FakeFolder, linkedEndpoints } from "./fakes.js";
-import { describeBytes, dir } from "./fixtures.js";
+import { describeBytes, dir, fileDigest } from "./fixtures.js";
 
 await initHasher();
 
@@ -43,10 +43,7 @@ async function host(
     dir: path,
     db: index(db),
     folder,
-    digestOf: async (abs) =>
-      createHash("sha256")
-        .update(await readFile(abs))
-        .digest("hex"),
+    digestOf: fileDigest,
     log,
     budgetBytes: 64 * 1024,
     compress: "on",

@@ -2,10 +2,11 @@
  * Builders and fast-check arbitraries for sync tests: FileInfos that satisfy the index contract.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import fc from "fast-check";
 import type { BlockInfo, FileInfo, VersionVector } from "../../../src/index/types.js";
 import { chunkBuffer } from "../../../src/pipeline/chunker.js";
+import { contentDigest } from "../../../src/pipeline/digest.js";
 import { xxh64Hex } from "../../../src/pipeline/hash.js";
 import { chunkParams } from "../../../src/pipeline/types.js";
 import { decodeMessage, type Message } from "../../../src/sync/protocol.js";
@@ -14,6 +15,11 @@ import { DecodeError } from "../../../src/wire/errors.js";
 export const DEV_A = "a".repeat(32);
 export const DEV_B = "b".repeat(32);
 export const DEV_C = "c".repeat(32);
+
+/** The whole-file digest of a file on disk, as the daemon's pool computes it. */
+export async function fileDigest(abs: string): Promise<string> {
+  return contentDigest(await readFile(abs));
+}
 
 export function digestOf(tag: string): string {
   return Buffer.from(tag.padEnd(32, "-").slice(0, 32)).toString("hex");
@@ -105,7 +111,7 @@ export function describeBytes(
   return file(path, version, {
     size: data.byteLength,
     blocks,
-    digest: createHash("sha256").update(data).digest("hex"),
+    digest: contentDigest(data),
     ...over,
   });
 }
