@@ -117,6 +117,7 @@ async function serve(o: RunOptions, log: ProblemLog, progress: Progress | null):
     folder,
     digestOf: (abs) => pool.digestFile(abs),
     digester: pool,
+    copier: pool,
     log,
     budgetBytes: pullBudget(window, packetSize),
     compress: o.compress,

@@ -19,7 +19,7 @@ import type { BlockInfo } from "../index/types.js";
 import { type BlockRange, CutPlanner, validateChunkParams } from "./chunker.js";
 import { combineSegments, DIGEST_SEGMENT_BYTES, segmentCount } from "./digest.js";
 import { followDigest, type RunningDigest } from "./running-digest.js";
-import type { BlockTask, CancelFlag, TaskResult, TaskValues } from "./tasks.js";
+import type { BlockTask, CancelFlag, CopiedBlock, TaskResult, TaskValues } from "./tasks.js";
 import type { ChunkParams, HashedFile } from "./types.js";
 
 export interface BlockPoolOptions {
@@ -138,6 +138,23 @@ export class BlockPool {
       Atomics.store(cancel, 0, 1);
       throw err;
     }
+  }
+
+  /**
+   * Copies consecutive blocks from the local file `from` into `to` (a file under assembly) on a pool
+   * thread: read once, each block checked against its xxh64, the good ones written. Resolves to the
+   * indices of the blocks that were not written (all of them if `from` is gone or shorter); rejects
+   * with HashError when writing fails.
+   */
+  copyBlocks(
+    from: string,
+    fromOffset: number,
+    to: string,
+    toOffset: number,
+    blocks: readonly CopiedBlock[],
+  ): Promise<number[]> {
+    const copied = blocks.map((b) => ({ size: b.size, hash: b.hash }));
+    return this.run({ kind: "copy", from, fromOffset, to, toOffset, blocks: copied });
   }
 
   /** Follows a file being written from its start, hashing its digest segments as they are final. */

@@ -5,7 +5,7 @@
  * memory per thread is bounded by the largest read, never by the file size.
  */
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { type Candidates, chunkBuffer, cutMasks, GEAR_WARMUP, rollHash, scanCandidates } from "./chunker.js";
 import { contentDigest, SEGMENT_HASH_BYTES, segmentRange } from "./digest.js";
 import { xxh64Hex, xxh64Stream } from "./hash.js";
@@ -25,6 +25,12 @@ export type BlockTask =
   | { kind: "files"; files: { path: string; size: number }[]; params: ChunkParams }
   | { kind: "candidates"; path: string; start: number; end: number; params: ChunkParams; cancel?: CancelFlag }
   | { kind: "blocks"; path: string; offsets: number[]; sizes: number[]; cancel?: CancelFlag }
+  /**
+   * Consecutive blocks of one local file copied into a file under assembly, each verified against its
+   * xxh64 first; the value lists the blocks that did not match (not written), all of them if `from`
+   * is gone or too short. Errors writing `to` fail the task.
+   */
+  | { kind: "copy"; from: string; fromOffset: number; to: string; toOffset: number; blocks: CopiedBlock[] }
   /** SHA-256 of digest segments first..first+count-1 of a file of `size` bytes (see digest.ts). */
   | { kind: "segments"; path: string; size: number; first: number; count: number; cancel?: CancelFlag };
 
@@ -33,6 +39,12 @@ export interface TaskValues {
   candidates: Candidates;
   blocks: string[];
   segments: Uint8Array;
+  copy: number[];
+}
+
+export interface CopiedBlock {
+  size: number;
+  hash: string;
 }
 
 /** Errors are returned as data: class identity does not survive the thread boundary, `code` does. */
@@ -154,6 +166,42 @@ function segmentHashes(t: Extract<BlockTask, { kind: "segments" }>): Uint8Array 
   return out;
 }
 
+/** Reads exactly `length` bytes at `position`, or returns false if the file is gone or shorter. */
+function readSource(path: string, data: Buffer, length: number, position: number): boolean {
+  try {
+    withFile(path, (fd) => readExactly(fd, path, data, length, position));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function copyBlocks(t: Extract<BlockTask, { kind: "copy" }>): number[] {
+  const total = t.blocks.reduce((sum, b) => sum + b.size, 0);
+  const data = buffer(total);
+  if (!readSource(t.from, data, total, t.fromOffset)) return t.blocks.map((_, i) => i);
+  const bad: number[] = [];
+  const fd = openSync(t.to, "r+");
+  try {
+    let at = 0;
+    for (const [i, b] of t.blocks.entries()) {
+      if (xxh64Hex(data.subarray(at, at + b.size)) === b.hash)
+        writeAll(fd, data.subarray(at, at + b.size), t.toOffset + at);
+      else bad.push(i);
+      at += b.size;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return bad;
+}
+
+/** A write that fills the disk can be short rather than fail; the next one then fails with ENOSPC. */
+function writeAll(fd: number, data: Uint8Array, position: number): void {
+  for (let done = 0; done < data.length; )
+    done += writeSync(fd, data, done, data.length - done, position + done);
+}
+
 function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
   switch (task.kind) {
     case "files":
@@ -164,6 +212,8 @@ function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
       return hashBlocks(task);
     case "segments":
       return segmentHashes(task);
+    case "copy":
+      return copyBlocks(task);
   }
 }
 

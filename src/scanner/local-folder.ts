@@ -35,7 +35,7 @@ export interface LocalFolderOptions {
   chunk: ChunkParams;
   log: Logger;
   rescanIntervalMs?: number;
-  /** Watch debounce of the scanner (default 100 ms). */
+  /** Watch debounce of the scanner (default 25 ms). */
   debounceMs?: number;
   /**
    * Files hashed at the same time (default 64: the pool coalesces small files into one task, so many

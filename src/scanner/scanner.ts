@@ -33,7 +33,12 @@ export interface ScannerOptions {
   dir: string;
   rescanIntervalMs: number;
   log: Logger;
-  /** Delay between the first watch event of a batch and its report (default 100 ms). */
+  /**
+   * Delay between the first watch event of a batch and its report (default 25 ms): long enough to
+   * gather a burst (a checkout, an unpacked archive) into one batch, short enough not to show in the
+   * time from a save to the peer having it. A file still being written is caught by the hash (it
+   * settles and is looked at again), not by a longer debounce.
+   */
   debounceMs?: number;
 }
 
@@ -56,7 +61,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     const workerData: ScannerWorkerData = {
       dir: this.opts.dir,
       rescanIntervalMs: this.opts.rescanIntervalMs,
-      debounceMs: this.opts.debounceMs ?? 100,
+      debounceMs: this.opts.debounceMs ?? 25,
     };
     const worker = new Worker(new URL("../../workers/scanner-worker.js", import.meta.url), { workerData });
     this.worker = worker;

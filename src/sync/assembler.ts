@@ -42,12 +42,42 @@ export interface AssemblerOptions {
    * the tail; digestOf is the fallback when it cannot answer. Absent: digestOf after the fact.
    */
   digester?: { follow(absPath: string): RunningDigest };
+  /**
+   * Copies runs of blocks out of local files on another thread (BlockPool.copyBlocks): read, verified
+   * and written there, so that a file rebuilt mostly from its old version costs this thread nothing
+   * per byte. Absent: read, verified and written from here.
+   */
+  copier?: LocalCopier;
   clock: Clock;
   log: Logger;
   /** Done-block marks are written to the index at least this often (the resume granularity). */
   markIntervalMs?: number;
   /** Free space of the share's file system (default: statfs of .left/tmp). */
   space?: DiskSpace;
+}
+
+/**
+ * Copies consecutive blocks from `from` at `fromOffset` into `to` at `toOffset`, each verified against
+ * its hash first; resolves to the indices of the blocks it did not write.
+ */
+export interface LocalCopier {
+  copyBlocks(
+    from: string,
+    fromOffset: number,
+    to: string,
+    toOffset: number,
+    blocks: readonly BlockInfo[],
+  ): Promise<number[]>;
+}
+
+/** Where fillRun puts what it obtained (see fillBlocks). */
+interface RunSink {
+  /** Writes (and releases) verified bytes at the offset of block `first`. */
+  write(first: number, data: Uint8Array): Promise<void>;
+  /** Blocks first..first+count-1 are on disk. */
+  written(first: number, count: number): void;
+  /** Copies a local run straight into the file (LocalCopier); the blocks it could not, or null: none. */
+  copy(first: number, source: LocalSource, blocks: readonly BlockInfo[]): Promise<number[]> | null;
 }
 
 export const TMP_DIR = ".left/tmp";
@@ -342,7 +372,7 @@ export class Assembler {
       // Sparse: blocks take disk space as they are written (and were reserved above).
       await fh.truncate(target.size);
       digest?.advance(prefix.bytes);
-      failure = await this.fillBlocks(target, done, fh, written, local, space, sources);
+      failure = await this.fillBlocks(target, done, { fh, tmpPath, space }, written, local, sources);
     } catch (err) {
       failure = this.ioFailure(target, err).reason;
     } finally {
@@ -413,22 +443,37 @@ export class Assembler {
   private async fillBlocks(
     target: FileInfo,
     done: ReadonlySet<number>,
-    fh: FileHandle,
+    file: { fh: FileHandle; tmpPath: string; space: Reservation },
     written: (first: number, count: number) => void,
     local: LocalBlocks,
-    space: Reservation,
     sources: () => Connection[],
   ): Promise<AssemblyFailure | null> {
-    const { budget } = this.opts;
+    const { budget, copier } = this.opts;
+    const { fh, tmpPath, space } = file;
     const inFlight = new Set<Promise<void>>();
     let failure: AssemblyFailure | null = null;
-    const write = async (first: number, data: Uint8Array) => {
-      try {
-        await writeAll(fh, data, target.blocks[first]!.offset);
-      } finally {
-        releaseBulk(data);
-      }
-      space.written(data.byteLength);
+    const sink: RunSink = {
+      write: async (first, data) => {
+        try {
+          await writeAll(fh, data, target.blocks[first]!.offset);
+        } finally {
+          releaseBulk(data);
+        }
+        space.written(data.byteLength);
+      },
+      written,
+      copy: (first, source, blocks) =>
+        copier === undefined
+          ? null
+          : copier.copyBlocks(source.abs, source.offset, tmpPath, blocks[0]!.offset, blocks).then((bad) => {
+              const skipped = new Set(bad);
+              for (const [i, b] of blocks.entries()) {
+                if (skipped.has(i)) continue;
+                space.written(b.size);
+                written(first + i, 1);
+              }
+              return bad;
+            }),
     };
     for (const run of planRuns(target.blocks, done, (b) => local.locate(b))) {
       if (this.stopped) failure ??= "closed";
@@ -438,7 +483,7 @@ export class Assembler {
         budget.release(run.bytes);
         break;
       }
-      const task = this.fillRun(target, run, local, sources, write, written)
+      const task = this.fillRun(target, run, local, sources, sink)
         .then((result) => {
           failure ??= result;
         })
@@ -457,21 +502,23 @@ export class Assembler {
   }
 
   /**
-   * Fills one run: read or fetched whole, else (for a single block, or where the run's bytes were wrong
-   * or missing) block by block, each from a local copy if possible and from the peers otherwise.
-   * `write` writes (and releases) verified bytes at a block's offset; `written` is told which blocks
-   * are on disk.
+   * Fills one run: copied, read or fetched whole, else (for a single block, or the blocks of the run
+   * whose bytes were wrong or missing) block by block, each from a local copy if possible and from the
+   * peers otherwise.
    */
   private async fillRun(
     target: FileInfo,
     run: PlannedRun,
     local: LocalBlocks,
     sources: () => Connection[],
-    write: (first: number, data: Uint8Array) => Promise<void>,
-    written: (first: number, count: number) => void,
+    sink: RunSink,
   ): Promise<AssemblyFailure | null> {
     const blocks = target.blocks.slice(run.first, run.first + run.count);
-    if (blocks.length > 1) {
+    let redo = blocks.map((_, i) => i);
+    const copied = blocks.length > 1 && run.source !== null ? sink.copy(run.first, run.source, blocks) : null;
+    if (copied !== null) {
+      redo = await copied;
+    } else if (blocks.length > 1) {
       const got =
         run.source === null
           ? await this.fetchRun(target, blocks, sources)
@@ -480,19 +527,19 @@ export class Assembler {
       if (got !== null && got.data !== null) {
         const bad = badBlocks(got.data, blocks);
         if (bad.length === 0) {
-          await write(run.first, got.data);
-          written(run.first, blocks.length);
+          await sink.write(run.first, got.data);
+          sink.written(run.first, blocks.length);
           return null;
         }
         if (got.device !== null) this.badBlockWarning(target, blocks[bad[0]!]!, got.device);
         releaseBulk(got.data);
       }
     }
-    for (const [i, block] of blocks.entries()) {
-      const got = await this.fetchBlock(target, block, local, sources);
+    for (const i of redo) {
+      const got = await this.fetchBlock(target, blocks[i]!, local, sources);
       if (!(got instanceof Uint8Array)) return got;
-      await write(run.first + i, got);
-      written(run.first + i, 1);
+      await sink.write(run.first + i, got);
+      sink.written(run.first + i, 1);
     }
     return null;
   }

@@ -32,10 +32,12 @@ export interface SyncEngineOptions {
   dir: string;
   db: SyncIndex;
   folder: SyncFolder;
-  /** Whole-file SHA-256 (hex), computed off the main thread. */
+  /** The whole-file digest (pipeline/digest.ts, hex), computed off the main thread. */
   digestOf: (absPath: string) => Promise<string>;
   /** Hashes downloads while they are written (AssemblerOptions.digester). */
   digester?: AssemblerOptions["digester"];
+  /** Copies blocks of local files into downloads off the main thread (AssemblerOptions.copier). */
+  copier?: AssemblerOptions["copier"];
   log: Logger;
   /** Block bytes requested but not yet written, across all files and peers. */
   budgetBytes: number;
@@ -119,6 +121,7 @@ export class SyncEngine {
       budget: new ByteBudget(opts.budgetBytes),
       digestOf: opts.digestOf,
       digester: opts.digester,
+      copier: opts.copier,
       clock: this.clock,
       log: opts.log,
     });

@@ -26,7 +26,7 @@ describe("Assembler runs", async () => {
   const pool = await BlockPool.open({ threads: 1 });
   const fetcher = new BlockFetcher(systemClock, 10_000);
   const log = memoryLogger();
-  const assembler = new Assembler({
+  const options = {
     dir: root,
     db,
     recycle,
@@ -37,7 +37,10 @@ describe("Assembler runs", async () => {
     clock: systemClock,
     log,
     space: new DiskSpace(root, async () => Number.MAX_SAFE_INTEGER),
-  });
+  };
+  const assembler = new Assembler(options);
+  /** Local runs copied by the pool's threads instead of read and written by the assembler itself. */
+  const copying = new Assembler({ ...options, copier: pool });
   before(async () => {
     await initHasher();
     await recycle.open();
@@ -70,17 +73,40 @@ describe("Assembler runs", async () => {
     assert.ok(log.records.some((r) => r.event === "pull.bad_block"));
   });
 
-  it("copies blocks it has locally in runs, shifted by an insertion, and fetches only the rest", async () => {
-    const old = randomBytes(400_000);
-    await writeFile(join(root, "doc.bin"), old);
-    db.putLocal(describeBytes("doc.bin", old, { [DEV_B]: 1 }), null);
-    const data = Buffer.concat([randomBytes(100), old]);
-    const target = describeBytes("doc.bin", data, { [DEV_A]: 1, [DEV_B]: 1 });
-    const { peer, asked } = servingPeer(fetcher, data);
-    const done = await assembler.assemble(target, () => [peer]);
-    assert.ok(done.ok);
-    assert.deepEqual(await readFile(done.tmpPath), data);
-    const fetched = asked.reduce((n, r) => n + runBytes(r.blocks), 0);
-    assert.ok(fetched < 20_000, `only the changed start was fetched: ${fetched} bytes`);
-  });
+  for (const [how, asm] of [
+    ["read here", assembler],
+    ["copied by the pool", copying],
+  ] as const) {
+    it(`copies blocks it has locally in runs (${how}), shifted by an insertion, and fetches only the rest`, async () => {
+      const old = randomBytes(400_000);
+      await writeFile(join(root, "doc.bin"), old);
+      db.putLocal(describeBytes("doc.bin", old, { [DEV_B]: 1 }), null);
+      const data = Buffer.concat([randomBytes(100), old]);
+      const target = describeBytes("doc.bin", data, { [DEV_A]: 1, [DEV_B]: 1 });
+      const { peer, asked } = servingPeer(fetcher, data);
+      const done = await asm.assemble(target, () => [peer]);
+      assert.ok(done.ok);
+      assert.deepEqual(await readFile(done.tmpPath), data);
+      const fetched = asked.reduce((n, r) => n + runBytes(r.blocks), 0);
+      assert.ok(fetched < 20_000, `only the changed start was fetched: ${fetched} bytes`);
+    });
+
+    it(`fetches the blocks a local file no longer has as indexed (${how})`, async () => {
+      const old = randomBytes(400_000);
+      db.putLocal(describeBytes("stale.bin", old, { [DEV_B]: 1 }), null);
+      const changed = Buffer.from(old);
+      changed.fill(7, 150_000, 160_000);
+      await writeFile(join(root, "stale.bin"), changed);
+      const target = describeBytes("stale.bin", old, { [DEV_A]: 1, [DEV_B]: 1 });
+      const { peer, asked } = servingPeer(fetcher, old);
+      const done = await asm.assemble(target, () => [peer]);
+      assert.ok(done.ok);
+      assert.deepEqual(await readFile(done.tmpPath), old);
+      const fetched = asked.reduce((n, r) => n + runBytes(r.blocks), 0);
+      assert.ok(
+        fetched > 0 && fetched < 60_000,
+        `only the blocks that changed were fetched: ${fetched} bytes`,
+      );
+    });
+  }
 });
