@@ -12,6 +12,8 @@ export interface PeerConfig {
   /** UDP only. */
   window: number;
   packetSize: number;
+  /** UDP only: the 32-byte master key in hex, both ends the same; null for the plaintext checksum. */
+  masterKey: string | null;
 }
 
 export type ToPeer = { type: "go" } | { type: "finish" };

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
+import { pskSecurity } from "../src/crypto/psk.js";
 import { Endpoint } from "../src/transport/endpoint.js";
 import { plaintextSecurity } from "../src/transport/plaintext.js";
 import { allocBulk, type Connection, releaseBulk } from "../src/transport/types.js";
@@ -80,7 +81,8 @@ async function openEndpoint(
     deviceId: randomBytes(16),
     packetSize: config.packetSize,
     window: config.window,
-    security: plaintextSecurity,
+    security:
+      config.masterKey === null ? plaintextSecurity : pskSecurity(Buffer.from(config.masterKey, "hex")),
     log: createLogger({ format: "text", level: "warn" }),
   });
   const [conn] = (await once(endpoint, "peerUp")) as [Connection];

@@ -2,16 +2,23 @@
  * Transport throughput, memory to memory, against a TCP baseline in the same run:
  *
  *   npm run bench:transport -- --size 1G [--loss 0.05] [--window N] [--packet-size B] [--json]
+ *                              [--encryption yes] [--tcp no] [--cpu-prof DIR] [--node-flags "--trace-gc …"]
  *
  * Sender (127.0.0.2) and receiver (127.0.0.3) are separate processes (benchmarks/transport-peer.ts).
  * With any relay knob (--loss, --duplicate, --reorder, --corrupt, --delay, --jitter) or --relay, the UDP
  * traffic goes through the lossy relay in a third process. Then the same bytes go over one node:net TCP
- * connection between two fresh processes on the same addresses, in 64 KiB writes.
- * Prints one JSON line: {"bytes","seconds","MBps","tcpMBps","ratio","retransmitted","loss","ok"}
- * (MB = 10^6 bytes); with --json nothing else.
+ * connection between two fresh processes on the same addresses, in 64 KiB writes (skipped with --tcp no).
+ * With --encryption yes both UDP ends seal every packet (pskSecurity, a random master key) instead of
+ * the plaintext checksum. With --cpu-prof DIR the UDP peers write V8 CPU profiles there
+ * (`node dist/benchmarks/sync-profile.js DIR` summarises them); --node-flags are passed to both UDP peers.
+ * Prints one JSON line: {"bytes","seconds","MBps","tcpMBps","ratio","retransmitted","senderCpuMs",
+ * "receiverCpuMs","loss","encryption","ok"} (MB = 10^6 bytes; CPU of the UDP ends); with --json nothing else.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -45,6 +52,12 @@ interface BenchOptions {
   packetSize: number;
   relay: RelayKnobs | null;
   json: boolean;
+  encryption: boolean;
+  /** Also run the TCP baseline. */
+  tcp: boolean;
+  /** Node flags for the UDP peers (--cpu-prof and --node-flags). */
+  udpNodeFlags: string[];
+  cpuProfDir: string | null;
   /** Bound on each phase (UDP, TCP). */
   timeoutMs: number;
 }
@@ -75,6 +88,11 @@ function nonNegative(flag: string, raw: string | undefined, fallback: number): n
   return n;
 }
 
+function yesNo(flag: string, raw: string): boolean {
+  if (raw !== "yes" && raw !== "no") throw new Error(`--${flag} must be yes or no, got ${raw}`);
+  return raw === "yes";
+}
+
 function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
@@ -92,10 +110,18 @@ function parseOptions(argv: string[]): BenchOptions {
       relay: { type: "boolean", default: false },
       timeout: { type: "string" },
       json: { type: "boolean", default: false },
+      encryption: { type: "string", default: "no" },
+      tcp: { type: "string", default: "yes" },
+      "cpu-prof": { type: "string" },
+      "node-flags": { type: "string", default: "" },
     },
     strict: true,
   });
   const size = parseSize(values.size);
+  const encryption = yesNo("encryption", values.encryption);
+  const tcp = yesNo("tcp", values.tcp);
+  const cpuProfDir = values["cpu-prof"] === undefined ? null : resolve(values["cpu-prof"]);
+  const profiling = cpuProfDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", cpuProfDir];
   const packetSize = defaultPacketSize(
     RECEIVER_HOST,
     values["packet-size"] === undefined ? undefined : Number(values["packet-size"]),
@@ -121,6 +147,10 @@ function parseOptions(argv: string[]): BenchOptions {
     packetSize,
     relay: impaired || values.relay ? knobs : null,
     json: values.json,
+    encryption,
+    tcp,
+    udpNodeFlags: [...profiling, ...values["node-flags"].split(" ").filter((f) => f !== "")],
+    cpuProfDir,
     timeoutMs,
   };
 }
@@ -142,9 +172,12 @@ class PeerProcess {
     });
   }
 
-  static start(config: PeerConfig): PeerProcess {
+  static start(config: PeerConfig, execArgv: string[]): PeerProcess {
     return new PeerProcess(
-      fork(peerScript, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+      fork(peerScript, [JSON.stringify(config)], {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        execArgv,
+      }),
     );
   }
 
@@ -264,6 +297,8 @@ async function runPhase(transport: "udp" | "tcp", opts: BenchOptions, base: numb
   const relayA = { host: RELAY_A_HOST, port: base + 2 };
   const relayB = { host: RELAY_B_HOST, port: base + 3 };
   const viaRelay = transport === "udp" && opts.relay !== null;
+  const masterKey = transport === "udp" && opts.encryption ? randomBytes(32).toString("hex") : null;
+  const execArgv = transport === "udp" ? opts.udpNodeFlags : [];
   const peerConfig = (role: PeerRole, bind: PeerAddress, peer: PeerAddress): PeerConfig => ({
     role,
     bind,
@@ -271,6 +306,7 @@ async function runPhase(transport: "udp" | "tcp", opts: BenchOptions, base: numb
     size: opts.size,
     window: opts.window,
     packetSize: opts.packetSize,
+    masterKey,
   });
   const processes: { kill(): void }[] = [];
   const killAll = () => {
@@ -283,6 +319,7 @@ async function runPhase(transport: "udp" | "tcp", opts: BenchOptions, base: numb
       if (relay !== null) processes.push(relay);
       const receiver = PeerProcess.start(
         peerConfig(`${transport}-recv`, receiverAddr, viaRelay ? relayB : senderAddr),
+        execArgv,
       );
       processes.push(receiver);
       const receiverUp = receiver.expect("up");
@@ -290,6 +327,7 @@ async function runPhase(transport: "udp" | "tcp", opts: BenchOptions, base: numb
       if (transport === "tcp") await receiverUp;
       const sender = PeerProcess.start(
         peerConfig(`${transport}-send`, senderAddr, viaRelay ? relayA : receiverAddr),
+        execArgv,
       );
       processes.push(sender);
       await Promise.all([sender.expect("up"), receiverUp]);
@@ -369,27 +407,34 @@ async function main(): Promise<void> {
     tcpMBps: null,
     ratio: null,
     retransmitted: null,
+    senderCpuMs: null,
+    receiverCpuMs: null,
     loss,
+    encryption: opts.encryption,
     ok: false,
   };
   try {
+    if (opts.cpuProfDir !== null) mkdirSync(opts.cpuProfDir, { recursive: true });
     const udp = await runPhaseOnFreePorts("udp", opts);
-    const tcp = await runPhaseOnFreePorts("tcp", opts);
+    const tcp = opts.tcp ? await runPhaseOnFreePorts("tcp", opts) : null;
     const MBps = opts.size / 1e6 / udp.seconds;
-    const tcpMBps = opts.size / 1e6 / tcp.seconds;
+    const tcpMBps = tcp === null ? null : opts.size / 1e6 / tcp.seconds;
     Object.assign(line, {
       seconds: round(udp.seconds, 3),
       MBps: round(MBps, 1),
-      tcpMBps: round(tcpMBps, 1),
-      ratio: round(MBps / tcpMBps, 3),
+      tcpMBps: tcpMBps === null ? null : round(tcpMBps, 1),
+      ratio: tcpMBps === null ? null : round(MBps / tcpMBps, 3),
       retransmitted: udp.retransmitted,
-      ok: udp.ok && tcp.ok,
+      senderCpuMs: Math.round(udp.senderCpuMs),
+      receiverCpuMs: Math.round(udp.receiverCpuMs),
+      ok: udp.ok && (tcp?.ok ?? true),
     });
     if (!opts.json) {
       const path = opts.relay === null ? "direct" : `via relay (${JSON.stringify(opts.relay)})`;
+      const sealing = opts.encryption ? "encrypted" : "plaintext checksum";
       console.log(
         `LEFT transport: ${opts.size} B in ${udp.seconds.toFixed(3)} s = ${MBps.toFixed(1)} MB/s, ${path}, ` +
-          `packet ${opts.packetSize} B, window ${opts.window} packets`,
+          `packet ${opts.packetSize} B, window ${opts.window} packets, ${sealing}`,
       );
       console.log(
         `  sender: ${udp.packetsSent} packets sent, ${udp.retransmitted} retransmitted ` +
@@ -404,12 +449,15 @@ async function main(): Promise<void> {
         );
       }
       if (udp.relayStats !== null) console.log(`  relay: ${udp.relayStats}`);
-      console.log(
-        `TCP baseline: ${tcp.seconds.toFixed(3)} s = ${tcpMBps.toFixed(1)} MB/s (${TCP_WRITE_BYTES} B writes)`,
-      );
-      console.log(`  ${cpuSummary(tcp, opts.size)}`);
-      for (const p of [...udp.problems, ...tcp.problems]) console.log(`PROBLEM: ${p}`);
-      console.log(`ratio ${(MBps / tcpMBps).toFixed(3)}, ${line.ok ? "digests match" : "NOT OK"}`);
+      if (tcp !== null && tcpMBps !== null) {
+        console.log(
+          `TCP baseline: ${tcp.seconds.toFixed(3)} s = ${tcpMBps.toFixed(1)} MB/s (${TCP_WRITE_BYTES} B writes)`,
+        );
+        console.log(`  ${cpuSummary(tcp, opts.size)}`);
+        console.log(`ratio ${(MBps / tcpMBps).toFixed(3)}`);
+      }
+      for (const p of [...udp.problems, ...(tcp?.problems ?? [])]) console.log(`PROBLEM: ${p}`);
+      console.log(line.ok ? "digests match" : "NOT OK");
     }
   } catch (err) {
     line.error = err instanceof Error ? err.message : String(err);
