@@ -141,20 +141,20 @@ export class BlockPool {
   }
 
   /**
-   * Copies consecutive blocks from the local file `from` into `to` (a file under assembly) on a pool
+   * Copies consecutive blocks from the open file `fromFd` into `toFd` (a file under assembly) on a pool
    * thread: read once, each block checked against its xxh64, the good ones written. Resolves to the
-   * indices of the blocks that were not written (all of them if `from` is gone or shorter); rejects
-   * with HashError when writing fails.
+   * indices of the blocks that were not written (all of them if `fromFd` is shorter); rejects with
+   * HashError when writing fails. Both descriptors must stay open until the promise settles.
    */
   copyBlocks(
-    from: string,
+    fromFd: number,
     fromOffset: number,
-    to: string,
+    toFd: number,
     toOffset: number,
     blocks: readonly CopiedBlock[],
   ): Promise<number[]> {
     const copied = blocks.map((b) => ({ size: b.size, hash: b.hash }));
-    return this.run({ kind: "copy", from, fromOffset, to, toOffset, blocks: copied });
+    return this.run({ kind: "copy", fromFd, fromOffset, toFd, toOffset, blocks: copied });
   }
 
   /** Follows a file being written from its start, hashing its digest segments as they are final. */

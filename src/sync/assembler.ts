@@ -57,14 +57,15 @@ export interface AssemblerOptions {
 }
 
 /**
- * Copies consecutive blocks from `from` at `fromOffset` into `to` at `toOffset`, each verified against
- * its hash first; resolves to the indices of the blocks it did not write.
+ * Copies consecutive blocks from the open file `fromFd` at `fromOffset` into `toFd` at `toOffset`, each
+ * verified against its hash first; resolves to the indices of the blocks it did not write. The caller
+ * keeps both descriptors open until it settles.
  */
 export interface LocalCopier {
   copyBlocks(
-    from: string,
+    fromFd: number,
     fromOffset: number,
-    to: string,
+    toFd: number,
     toOffset: number,
     blocks: readonly BlockInfo[],
   ): Promise<number[]>;
@@ -173,18 +174,23 @@ class LocalBlocks {
 
   /** `size` bytes at `at`, unverified, in a pooled bulk buffer; null if the file is gone or shorter. */
   async readAt(at: LocalSource, size: number): Promise<Uint8Array | null> {
-    let handle = this.handles.get(at.abs);
-    if (handle === undefined) {
-      handle = open(at.abs, "r").catch(() => null);
-      this.handles.set(at.abs, handle);
-    }
-    const fh = await handle;
+    const fh = await this.handle(at.abs);
     if (fh === null) return null;
     const buf = allocBulk(size);
     const { bytesRead } = await fh.read(buf, 0, size, at.offset).catch(() => ({ bytesRead: -1 }));
     if (bytesRead === size) return buf;
     releaseBulk(buf);
     return null;
+  }
+
+  /** The local file open for reading until close(), or null if it cannot be opened. */
+  handle(abs: string): Promise<FileHandle | null> {
+    let handle = this.handles.get(abs);
+    if (handle === undefined) {
+      handle = open(abs, "r").catch(() => null);
+      this.handles.set(abs, handle);
+    }
+    return handle;
   }
 
   async close(): Promise<void> {
@@ -372,7 +378,7 @@ export class Assembler {
       // Sparse: blocks take disk space as they are written (and were reserved above).
       await fh.truncate(target.size);
       digest?.advance(prefix.bytes);
-      failure = await this.fillBlocks(target, done, { fh, tmpPath, space }, written, local, sources);
+      failure = await this.fillBlocks(target, done, { fh, space }, written, local, sources);
     } catch (err) {
       failure = this.ioFailure(target, err).reason;
     } finally {
@@ -443,13 +449,13 @@ export class Assembler {
   private async fillBlocks(
     target: FileInfo,
     done: ReadonlySet<number>,
-    file: { fh: FileHandle; tmpPath: string; space: Reservation },
+    file: { fh: FileHandle; space: Reservation },
     written: (first: number, count: number) => void,
     local: LocalBlocks,
     sources: () => Connection[],
   ): Promise<AssemblyFailure | null> {
     const { budget, copier } = this.opts;
-    const { fh, tmpPath, space } = file;
+    const { fh, space } = file;
     const inFlight = new Set<Promise<void>>();
     let failure: AssemblyFailure | null = null;
     const sink: RunSink = {
@@ -462,18 +468,20 @@ export class Assembler {
         space.written(data.byteLength);
       },
       written,
-      copy: (first, source, blocks) =>
-        copier === undefined
-          ? null
-          : copier.copyBlocks(source.abs, source.offset, tmpPath, blocks[0]!.offset, blocks).then((bad) => {
-              const skipped = new Set(bad);
-              for (const [i, b] of blocks.entries()) {
-                if (skipped.has(i)) continue;
-                space.written(b.size);
-                written(first + i, 1);
-              }
-              return bad;
-            }),
+      copy: (first, source, blocks) => {
+        if (copier === undefined) return null;
+        return local.handle(source.abs).then(async (from) => {
+          if (from === null) return blocks.map((_, i) => i);
+          const bad = await copier.copyBlocks(from.fd, source.offset, fh.fd, blocks[0]!.offset, blocks);
+          const skipped = new Set(bad);
+          for (const [i, b] of blocks.entries()) {
+            if (skipped.has(i)) continue;
+            space.written(b.size);
+            written(first + i, 1);
+          }
+          return bad;
+        });
+      },
     };
     for (const run of planRuns(target.blocks, done, (b) => local.locate(b))) {
       if (this.stopped) failure ??= "closed";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -230,28 +230,26 @@ test("copyBlocks writes the blocks whose bytes match their hash and names the ot
     size: 10_000,
     hash: xxh64Hex(source.subarray(offset, offset + 10_000)),
   }));
-  const from = writeTemp(source);
-  const to = writeTemp(new Uint8Array(40_000));
-  assert.deepEqual(
-    await pool.copyBlocks(from, 0, to, 5_000, [
-      blocks[0]!,
-      { ...blocks[1]!, hash: "0".repeat(16) },
-      blocks[2]!,
-    ]),
-    [1],
-  );
-  const copied = readFileSync(to);
-  assert.deepEqual(copied.subarray(5_000, 15_000), source.subarray(0, 10_000));
-  assert.ok(
-    copied.subarray(15_000, 25_000).every((b) => b === 0),
-    "a bad block is not written",
-  );
-  assert.deepEqual(copied.subarray(25_000, 35_000), source.subarray(20_000, 30_000));
-
-  assert.deepEqual(await pool.copyBlocks(from, 20_000, to, 0, blocks), [0, 1, 2], "source too short");
-  assert.deepEqual(await pool.copyBlocks(join(dir, "gone"), 0, to, 0, blocks), [0, 1, 2], "source gone");
-  await assert.rejects(
-    pool.copyBlocks(from, 0, join(dir, "no-such-dir", "x"), 0, blocks),
-    (e) => e instanceof HashError && e.code === "ENOENT",
-  );
+  const from = openSync(writeTemp(source), "r");
+  const toPath = writeTemp(new Uint8Array(40_000));
+  const to = openSync(toPath, "r+");
+  const readOnly = openSync(toPath, "r");
+  try {
+    const spoiled = [blocks[0]!, { ...blocks[1]!, hash: "0".repeat(16) }, blocks[2]!];
+    assert.deepEqual(await pool.copyBlocks(from, 0, to, 5_000, spoiled), [1]);
+    const copied = readFileSync(toPath);
+    assert.deepEqual(copied.subarray(5_000, 15_000), source.subarray(0, 10_000));
+    assert.ok(
+      copied.subarray(15_000, 25_000).every((b) => b === 0),
+      "a bad block is not written",
+    );
+    assert.deepEqual(copied.subarray(25_000, 35_000), source.subarray(20_000, 30_000));
+    assert.deepEqual(await pool.copyBlocks(from, 20_000, to, 0, blocks), [0, 1, 2], "source too short");
+    await assert.rejects(
+      pool.copyBlocks(from, 0, readOnly, 0, blocks),
+      (e) => e instanceof HashError && e.code === "EBADF",
+    );
+  } finally {
+    for (const fd of [from, to, readOnly]) closeSync(fd);
+  }
 });
