@@ -2,9 +2,10 @@
  * ChaCha20-Poly1305 (RFC 8439) behind one interface, with two interchangeable backends: OpenSSL via
  * node:crypto (fast, the default) and @noble/ciphers (pure JS, the reference the native one is tested
  * against). A 12-byte nonce selects ChaCha20-Poly1305, a 24-byte nonce XChaCha20-Poly1305 (safe with
- * random nonces). Both backends produce byte-identical output: `ciphertext ‖ 16-byte tag`, returned as
- * those two parts: the transport sends them gathered behind the packet header, and joining them would
- * cost a copy and a fresh 64 KB buffer per packet (a fifth of the encrypted sender's time went to GC).
+ * random nonces). Both backends produce byte-identical output: `ciphertext ‖ 16-byte tag`. Plaintext and
+ * sealed bytes both come in parts: the transport passes a packet's frame headers and the bulk data where
+ * they lie (no copy of the data into a packet buffer first), and sends the ciphertext parts and the tag
+ * gathered behind the packet header (joining them would cost a copy and a fresh 64 KB buffer per packet).
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 import { chacha20poly1305, hchacha, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
@@ -13,14 +14,16 @@ export const AEAD_KEY_LENGTH = 32;
 export const AEAD_TAG_LENGTH = 16;
 
 export type AeadBackend = "native" | "noble";
-/** A sealed message as `[ciphertext, tag]`: the sealed bytes are their concatenation. */
-export type SealedParts = readonly [ciphertext: Uint8Array, tag: Uint8Array];
 export const AEAD_BACKENDS: readonly AeadBackend[] = ["native", "noble"];
 
 export interface Aead {
   readonly backend: AeadBackend;
-  /** Returns `[ciphertext, tag]`. Throws RangeError on a nonce that is neither 12 nor 24 bytes. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): SealedParts;
+  /**
+   * Seals the concatenation of `plaintext`. Returns the sealed bytes as consecutive parts: the
+   * ciphertext (in one or more parts), then the tag. Throws RangeError on a nonce that is neither 12
+   * nor 24 bytes.
+   */
+  seal(nonce: Uint8Array, plaintext: readonly Uint8Array[], aad: Uint8Array): Uint8Array[];
   /** Returns the plaintext, or null if `sealed` does not authenticate under this key, nonce and AAD. */
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
 }
@@ -51,13 +54,18 @@ class NativeAead implements Aead {
     this.key = createSecretKey(key);
   }
 
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): SealedParts {
+  seal(nonce: Uint8Array, plaintext: readonly Uint8Array[], aad: Uint8Array): Uint8Array[] {
     checkNonce(nonce);
     const cipher = createCipheriv(NATIVE_ALGORITHM, this.keyFor(nonce), chachaNonce(nonce), NATIVE_OPTIONS);
-    cipher.setAAD(aad, { plaintextLength: plaintext.length });
-    const ciphertext = cipher.update(plaintext);
+    let length = 0;
+    for (const part of plaintext) length += part.length;
+    cipher.setAAD(aad, { plaintextLength: length });
+    // A stream cipher: one update per part gives the same bytes as one over their concatenation.
+    const sealed: Uint8Array[] = [];
+    for (const part of plaintext) if (part.length > 0) sealed.push(cipher.update(part));
     cipher.final();
-    return [ciphertext, cipher.getAuthTag()];
+    sealed.push(cipher.getAuthTag());
+    return sealed;
   }
 
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
@@ -94,11 +102,12 @@ class NobleAead implements Aead {
     this.key = Uint8Array.from(key);
   }
 
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): SealedParts {
+  seal(nonce: Uint8Array, plaintext: readonly Uint8Array[], aad: Uint8Array): Uint8Array[] {
     checkNonce(nonce);
     const cipher = nonce.length === 12 ? chacha20poly1305 : xchacha20poly1305;
-    const sealed = cipher(this.key, nonce, aad).encrypt(plaintext);
-    return [sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length)];
+    const joined = plaintext.length === 1 ? plaintext[0]! : Buffer.concat(plaintext);
+    const sealed = cipher(this.key, nonce, aad).encrypt(joined);
+    return [sealed.subarray(0, joined.length), sealed.subarray(joined.length)];
   }
 
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {

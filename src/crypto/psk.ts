@@ -88,7 +88,7 @@ class PskPacketProtection implements PacketProtection {
     private readonly receiver: Aead,
   ) {}
 
-  seal(header: Uint8Array, packetNumber: number, payload: Uint8Array): readonly Uint8Array[] {
+  seal(header: Uint8Array, packetNumber: number, payload: readonly Uint8Array[]): readonly Uint8Array[] {
     if (!Number.isSafeInteger(packetNumber) || packetNumber <= this.lastSealed) {
       throw new RangeError(`packet number ${packetNumber} after ${this.lastSealed} would reuse a nonce`);
     }

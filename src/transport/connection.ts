@@ -141,6 +141,13 @@ export class ConnectionImpl implements Connection, LossListener {
   private drainWanted = false;
   /** Where packets are built: each datagram is gathered into one buffer, reused a few packets later. */
   private readonly datagrams: DatagramRing;
+  /**
+   * The protection transforms the payload (an AEAD): bulk data is then sealed where it lies instead of
+   * being copied into the datagram buffer first, since the AEAD writes its output elsewhere anyway.
+   */
+  private readonly sealInPlace: boolean;
+  /** The payload's parts as handed to the protection; valid only while one packet is built. */
+  private readonly payloadParts: Uint8Array[] = [];
   /** The datagram's parts as handed to the host; valid only during the call. */
   private readonly sendParts: Uint8Array[] = [];
   private readonly streamPick: StreamPick = { offset: 0, length: 0, retransmit: false };
@@ -193,6 +200,7 @@ export class ConnectionImpl implements Connection, LossListener {
     );
     this.pacer = new Pacer(PACING_BURST_MS, 2 * params.packetSize, now);
     this.datagrams = new DatagramRing(params.packetSize);
+    this.sealInPlace = params.protection.trailer === undefined;
     this.streamIn = new StreamReceiver((msg) => this.host.deliverMessage(this, msg));
     this.bulkIn = new BulkReceiver((msg) => this.host.deliverBulk(this, msg));
     // The responder announces itself at once: its first packet is what confirms the initiator.
@@ -450,6 +458,13 @@ export class ConnectionImpl implements Connection, LossListener {
     const out = this.datagrams.take();
     let p = writeHeader(out, 0, { type: PacketType.Data, connectionId: this.remoteCid, packetNumber: pn });
     const end = this.packetSize - this.protection.overhead;
+    // With sealInPlace, bulk data stays in its message: `parts` collects the payload so far, and
+    // out[runStart, p) holds the frame bytes written since the last part; `inPlace` counts the data bytes
+    // that are in the payload but not in `out`.
+    const parts = this.payloadParts;
+    parts.length = 0;
+    let runStart = p;
+    let inPlace = 0;
     let ackEliciting = false;
     let hasMaxData = false;
     let retransmit = false;
@@ -478,8 +493,8 @@ export class ConnectionImpl implements Connection, LossListener {
       const stream = this.streamPick;
       const bulk = this.bulkPick;
       // One byte stays free for a PING.
-      while (end - 1 - p >= MIN_DATA_ROOM) {
-        const room = end - 1 - p;
+      while (end - 1 - p - inPlace >= MIN_DATA_ROOM) {
+        const room = end - 1 - p - inPlace;
         let frame: SentFrame;
         if (this.streamOut.next(room, stream)) {
           p = writeStreamHeader(out, p, stream.offset, stream.length);
@@ -490,8 +505,15 @@ export class ConnectionImpl implements Connection, LossListener {
         } else if (this.bulkOut.next(room, bulk)) {
           const m = bulk.message as BulkOutbound;
           p = writeBulkHeader(out, p, m.id, m.data.length, bulk.offset, bulk.length);
-          out.set(m.data.subarray(bulk.offset, bulk.offset + bulk.length), p);
-          p += bulk.length;
+          const data = m.data.subarray(bulk.offset, bulk.offset + bulk.length);
+          if (this.sealInPlace) {
+            parts.push(out.subarray(runStart, p), data);
+            runStart = p;
+            inPlace += data.length;
+          } else {
+            out.set(data, p);
+            p += data.length;
+          }
           retransmit ||= bulk.retransmit;
           frame = new SentFrame(m, bulk.offset, bulk.length);
         } else {
@@ -508,7 +530,9 @@ export class ConnectionImpl implements Connection, LossListener {
       ackEliciting = true;
     }
 
+    if (runStart < p || parts.length === 0) parts.push(out.subarray(runStart, p));
     const size = this.seal(out, p, pn);
+    parts.length = 0;
     const packet = new SentPacket(pn, now, size, ackEliciting, frames, hasMaxData);
     if (ackEliciting) {
       this.sampler.onSent(packet, now, this.loss.bytesInFlight);
@@ -520,23 +544,24 @@ export class ConnectionImpl implements Connection, LossListener {
     if (retransmit) this.packetsRetransmitted++;
   }
 
-  /** Protects header ‖ payload, `datagram[0, end)`, and sends it; returns the datagram size. */
+  /**
+   * Protects the header and the payload (`payloadParts`; gathered, that is `datagram[HEADER_SIZE, end)`)
+   * and sends them; returns the datagram size.
+   */
   private seal(datagram: Buffer, end: number, pn: number): number {
     const protection = this.protection;
     const header = datagram.subarray(0, HEADER_SIZE);
-    const payload = datagram.subarray(HEADER_SIZE, end);
     const parts = this.sendParts;
     if (protection.trailer !== undefined) {
       // The trailer goes right behind the payload, so the datagram leaves as one contiguous buffer.
-      parts[0] = payload;
-      const trailer = protection.trailer(header, pn, parts);
+      const trailer = protection.trailer(header, pn, this.payloadParts);
       datagram.set(trailer, end);
       parts[0] = datagram.subarray(0, end + trailer.length);
       this.host.sendDatagram(this, parts);
       return end + trailer.length;
     }
     // AEADs return the sealed payload in buffers of their own.
-    const sealed = protection.seal(header, pn, payload);
+    const sealed = protection.seal(header, pn, this.payloadParts);
     parts[0] = header;
     let size = HEADER_SIZE;
     for (const part of sealed) {

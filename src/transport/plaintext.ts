@@ -40,7 +40,7 @@ function tagBytes(tag: bigint): Uint8Array {
 const checksumProtection: PacketProtection = {
   overhead: TAG_SIZE,
   seal(header, _packetNumber, payload) {
-    return [payload, tagBytes(tagOfPayload(header, payload))];
+    return [...payload, tagBytes(tagOf(header, payload))];
   },
   open(header, _packetNumber, sealed) {
     if (sealed.length < TAG_SIZE) return null;

@@ -38,18 +38,21 @@ export interface PacketProtection {
   /** Bytes added to each payload (AEAD tag); 0 for plaintext. */
   readonly overhead: number;
   /**
-   * The sealed payload as consecutive parts (an AEAD: ciphertext, then tag), which the transport sends
-   * gathered behind the header: joining them would cost a copy per packet.
+   * Seals the payload, given as consecutive parts, and returns the sealed payload as consecutive parts
+   * (an AEAD: ciphertext, then tag), which the transport sends gathered behind the header: joining
+   * them would cost a copy per packet. The parts may be views into queued messages; they are not
+   * modified.
    */
-  seal(header: Uint8Array, packetNumber: number, payload: Uint8Array): readonly Uint8Array[];
+  seal(header: Uint8Array, packetNumber: number, payload: readonly Uint8Array[]): readonly Uint8Array[];
   /** Returns the plaintext, or null if authentication fails (forged, corrupted, wrong key). */
   open(header: Uint8Array, packetNumber: number, sealed: Uint8Array): Uint8Array | null;
   /**
    * Optional zero-copy form of `seal` for protections that leave the payload bytes unchanged (an
    * integrity check without encryption): returns only the trailer that follows the payload, computed
-   * over the header and the payload given as consecutive parts. When present the transport sends the
-   * payload parts as they are, with no copy into a contiguous buffer; `open` must accept
-   * payload ‖ trailer. `seal` must still produce the same bytes (in parts).
+   * over the header and the payload given as consecutive parts. When present the transport gathers
+   * header, payload and trailer into one buffer and sends that; `open` must accept payload ‖ trailer.
+   * `seal` must still produce the same bytes (in parts). When absent (the protection transforms the
+   * payload) the transport hands `seal` the bulk data where it lies, without copying it first.
    */
   trailer?(header: Uint8Array, packetNumber: number, parts: readonly Uint8Array[]): Uint8Array;
 }

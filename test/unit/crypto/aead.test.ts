@@ -45,12 +45,25 @@ function flip(data: Uint8Array, index: number): Uint8Array {
   return copy;
 }
 
-/** The sealed bytes: seal returns them as `[ciphertext, tag]`. */
-function sealed(aead: Aead, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-  const [ciphertext, tag] = aead.seal(nonce, plaintext, aad);
-  assert.equal(ciphertext.length, plaintext.length);
-  assert.equal(tag.length, AEAD_TAG_LENGTH);
-  return Buffer.concat([ciphertext, tag]);
+/** The sealed bytes: seal takes the plaintext and returns ciphertext and tag in parts. */
+function sealed(
+  aead: Aead,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  parts: readonly Uint8Array[] = [plaintext],
+): Uint8Array {
+  const out = aead.seal(nonce, parts, aad);
+  assert.equal(out.at(-1)!.length, AEAD_TAG_LENGTH);
+  const bytes = Buffer.concat(out);
+  assert.equal(bytes.length, plaintext.length + AEAD_TAG_LENGTH);
+  return bytes;
+}
+
+/** `data` cut at the given offsets (sorted, clamped): consecutive parts, some possibly empty. */
+function cut(data: Uint8Array, at: number[]): Uint8Array[] {
+  const offsets = [0, ...at.map((a) => a % (data.length + 1)).sort((x, y) => x - y), data.length];
+  return offsets.slice(1).map((end, i) => data.subarray(offsets[i], end));
 }
 
 describe("AEAD known-answer vectors", () => {
@@ -79,6 +92,19 @@ describe("native and noble backends", () => {
         assert.deepEqual(new Uint8Array(native.open(nonce, fromNoble, aad)!), plaintext);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("seal a plaintext given in parts to the same bytes as given whole", () => {
+    fc.assert(
+      fc.property(aeadCase, fc.array(fc.nat(), { maxLength: 5 }), ({ key, nonce, plaintext, aad }, at) => {
+        for (const backend of AEAD_BACKENDS) {
+          const aead = createAead(backend, key);
+          const whole = sealed(aead, nonce, plaintext, aad);
+          assert.deepEqual(sealed(aead, nonce, plaintext, aad, cut(plaintext, at)), whole);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
@@ -116,7 +142,7 @@ describe("native and noble backends", () => {
         aead.open(new Uint8Array(12), new Uint8Array(AEAD_TAG_LENGTH - 1), new Uint8Array(0)),
         null,
       );
-      assert.throws(() => aead.seal(new Uint8Array(16), new Uint8Array(1), new Uint8Array(0)), RangeError);
+      assert.throws(() => aead.seal(new Uint8Array(16), [new Uint8Array(1)], new Uint8Array(0)), RangeError);
       assert.throws(() => aead.open(new Uint8Array(8), new Uint8Array(32), new Uint8Array(0)), RangeError);
       assert.throws(() => createAead(backend, new Uint8Array(16)), RangeError);
     }

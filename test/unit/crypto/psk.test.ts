@@ -29,7 +29,7 @@ function connect(backend: AeadBackend, t: Uint8Array = transcript) {
 
 /** The sealed bytes as they travel: seal returns them in parts (ciphertext, tag). */
 const seal = (p: PacketProtection, pn: number, payload: Uint8Array, h = header) =>
-  Buffer.concat(p.seal(h, pn, payload));
+  Buffer.concat(p.seal(h, pn, [payload]));
 
 const opened = (p: PacketProtection, pn: number, sealed: Uint8Array, h = header) => {
   const plain = p.open(h, pn, sealed);

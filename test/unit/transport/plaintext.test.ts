@@ -19,7 +19,7 @@ test("seal, the zero-copy trailer and open agree; any flipped bit is rejected", 
       fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 4 }),
       (header, parts) => {
         const payload = Buffer.concat(parts);
-        const sealed = Buffer.concat(protection.seal(header, 1, payload));
+        const sealed = Buffer.concat(protection.seal(header, 1, parts));
         assert.equal(sealed.length, payload.length + protection.overhead);
         assert.deepEqual(
           Buffer.from(protection.trailer!(header, 1, parts)),
@@ -35,7 +35,7 @@ test("seal, the zero-copy trailer and open agree; any flipped bit is rejected", 
     { numRuns: 200 },
   );
   const header = new Uint8Array(20).fill(1);
-  const sealed = Buffer.concat(protection.seal(header, 1, new Uint8Array(64).fill(2)));
+  const sealed = Buffer.concat(protection.seal(header, 1, [new Uint8Array(64).fill(2)]));
   for (let bit = 0; bit < (20 + sealed.length) * 8; bit += 7) {
     const h = Uint8Array.from(header);
     const s = Uint8Array.from(sealed);
