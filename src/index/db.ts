@@ -47,6 +47,7 @@ interface Statements {
   addBlock: Database.Statement<[string, number, string, number]>;
   maxSequence: Database.Statement<[], { seq: number | null }>;
   findBlock: Database.Statement<[string, number], { path: string; offset: number }>;
+  findBlocks: Database.Statement<[string], { hash: string; size: number; path: string; offset: number }>;
   getMeta: Database.Statement<[string], { value: string }>;
   setMeta: Database.Statement<[string, string]>;
   putRemote: Database.Statement<[FileRow & { device: string }]>;
@@ -69,6 +70,11 @@ const fileCols =
 const fileParams =
   "@path, @sequence, @type, @size, @mtime_ms, @mode, @deleted, @version, @modified_by, @blocks, @digest, @target";
 const statCols = "st_type, st_size, st_mtime_ms, st_mode, st_ino, st_target";
+
+/** The key of a block in findBlocks' answer. */
+export function blockKey(hash: string, size: number): string {
+  return `${hash}:${size}`;
+}
 
 export class IndexDb {
   readonly deviceId: DeviceId;
@@ -256,6 +262,22 @@ export class IndexDb {
     return this.q.findBlock.get(hash, size);
   }
 
+  /**
+   * findBlock for many blocks in one query (a lookup each cost more in call overhead than in SQLite):
+   * where a local file has each of them, keyed by blockKey. Same caveat: verify what you read.
+   */
+  findBlocks(
+    blocks: readonly { hash: string; size: number }[],
+  ): Map<string, { path: string; offset: number }> {
+    const wanted = new Set(blocks.map((b) => blockKey(b.hash, b.size)));
+    const found = new Map<string, { path: string; offset: number }>();
+    for (const row of this.q.findBlocks.all(JSON.stringify(blocks.map((b) => b.hash)))) {
+      const key = blockKey(row.hash, row.size);
+      if (wanted.has(key) && !found.has(key)) found.set(key, { path: row.path, offset: row.offset });
+    }
+    return found;
+  }
+
   getPartial(path: string, digest: string): { tmpName: string; done: Set<number> } | undefined {
     const row = this.q.getPartial.get(path, digest);
     if (!row) return undefined;
@@ -315,6 +337,10 @@ function prepare(db: Database.Database): Statements {
     ),
     addBlock: db.prepare("INSERT OR IGNORE INTO local_blocks (hash, size, path, offset) VALUES (?, ?, ?, ?)"),
     findBlock: db.prepare("SELECT path, offset FROM local_blocks WHERE hash = ? AND size = ? LIMIT 1"),
+    // Rows come in key order, so the first one per (hash, size) is the one findBlock's LIMIT 1 gives.
+    findBlocks: db.prepare(
+      "SELECT hash, size, path, offset FROM local_blocks WHERE hash IN (SELECT value FROM json_each(?))",
+    ),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
     setMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
     putRemote: db.prepare(

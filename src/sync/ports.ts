@@ -21,6 +21,7 @@ export type SyncIndex = Pick<
   | "remoteDevices"
   | "devicesHaving"
   | "findBlock"
+  | "findBlocks"
   | "getPartial"
   | "startPartial"
   | "markBlocksDone"

@@ -60,14 +60,14 @@ export interface PlannedRun {
 export function* planRuns<B extends RunBlock>(
   blocks: readonly B[],
   done: ReadonlySet<number>,
-  locate: (b: B) => LocalSource | undefined,
+  locate: (b: B, index: number) => LocalSource | undefined,
   maxBytes = RUN_BYTES,
 ): Generator<PlannedRun> {
   let open: PlannedRun | null = null;
   for (let i = 0; i < blocks.length; i++) {
     if (done.has(i)) continue;
     const b = blocks[i]!;
-    const source = locate(b) ?? null;
+    const source = locate(b, i) ?? null;
     if (
       open !== null &&
       !(open.first + open.count === i && open.bytes + b.size <= maxBytes && follows(open, source))

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
-import { IndexDb, IndexVersionError } from "../../../src/index/db.js";
+import { blockKey, IndexDb, IndexVersionError } from "../../../src/index/db.js";
 import { IndexCorruptError } from "../../../src/index/rows.js";
 import type { BlockInfo, FileInfo, StatRecord } from "../../../src/index/types.js";
 
@@ -172,6 +172,45 @@ test("findBlock locates blocks of live local files only", () => {
   assert.deepEqual(db.findBlock("1111111111111111", 10), { path: "a", offset: 0 });
   db.putLocal(file("a", { deleted: true, blocks: [], digest: "" }), null);
   assert.equal(db.findBlock("1111111111111111", 10), undefined, "tombstone");
+  db.close();
+});
+
+test("findBlocks answers what findBlock answers for each block, in one query", () => {
+  const db = IndexDb.open(share());
+  const shared = { size: 10, hash: "1111111111111111" };
+  db.putLocal(
+    file("b", {
+      blocks: [
+        { offset: 0, ...shared },
+        { offset: 10, size: 6, hash: "fedcba9876543210" },
+      ],
+    }),
+    null,
+  );
+  db.putLocal(
+    file("a", {
+      blocks: [
+        { offset: 0, size: 5, hash: "3333333333333333" },
+        { offset: 5, ...shared },
+      ],
+    }),
+    null,
+  );
+  const asked = [
+    shared,
+    { size: 6, hash: "fedcba9876543210" },
+    { size: 7, hash: "fedcba9876543210" },
+    { size: 10, hash: "2222222222222222" },
+  ];
+  const found = db.findBlocks(asked);
+  for (const b of asked) assert.deepEqual(found.get(blockKey(b.hash, b.size)), db.findBlock(b.hash, b.size));
+  assert.equal(found.size, 2);
+  assert.deepEqual(
+    found.get(blockKey(shared.hash, shared.size)),
+    { path: "a", offset: 5 },
+    "first in key order",
+  );
+  assert.equal(db.findBlocks([]).size, 0);
   db.close();
 });
 
