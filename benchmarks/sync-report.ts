@@ -57,6 +57,8 @@ export interface CaseResult {
    * to the file.
    */
   resume?: { killedAtBytes: number; killedAtSec: number; reconnectedAtSec: number | null; sentRatio: number };
+  /** With --repeat: the seconds of every run, in order; the rest of the result is the median run's. */
+  runs?: (number | null)[];
 }
 
 function round(x: number | null, digits: number): number | null {
@@ -121,8 +123,9 @@ export function table(results: readonly CaseResult[], title: string): string {
   for (const r of results) {
     const rss = `${cell(r.peakRssMB.a, 0)} / ${cell(r.peakRssMB.b, 0)}`;
     const wire = r.wireBytes === null ? null : r.wireBytes / 1e6;
+    const spread = r.runs === undefined ? "" : ` (${r.runs.map((s) => cell(s, 2)).join(", ")})`;
     rows.push(
-      `| ${r.case} | ${r.tool} | ${cell(r.seconds, 2)} | ${cell(r.MBps, 1)} | ${cell(wire, 2)} | ${rss} | ` +
+      `| ${r.case} | ${r.tool} | ${cell(r.seconds, 2)}${spread} | ${cell(r.MBps, 1)} | ${cell(wire, 2)} | ${rss} | ` +
         `${r.foreignCpuSec.toFixed(1)} | ${r.ok ? "yes" : "NO"} |`,
     );
   }

@@ -4,13 +4,16 @@
  *
  *   npm run bench -- --size 1G [--encryption yes] [--json] [--cases first,delta-mid,delta-insert,resume]
  *                    [--only left|rsync|syncthing[,…]] [--cpu-prof DIR] [--quiet-max S] [--retries N]
- *                    [--keep]
+ *                    [--repeat N] [--keep]
  *
  * Cases (see docs/BENCHMARKS.md, "Sync benchmark"): first copy of a random file, 1 MiB overwritten in
  * the middle, 100 bytes inserted at the start, and (LEFT only) a fresh file whose receiver is SIGKILLed
  * halfway and restarted. Tools run one after another, never side by side, on 2 cores. A tool whose case
  * was disturbed by other processes (> 10 % of a core) runs its sequence again, up to --retries times
- * (default 1), and the least disturbed result of each case is printed.
+ * (default 1), and the least disturbed result of each case is printed. With --repeat N each tool's
+ * sequence runs N times (fresh daemons and folders each time) and each case reports its median run, with
+ * every run's seconds in `runs`: on this VM one run of the same code varies by up to 2× (first writes
+ * into memory the hypervisor reclaimed cost up to 10× more), so a single run is a sample, not a figure.
  *
  * Output: one JSON line per case (`{"case","tool","bytes","seconds","MBps","wireBytes","peakRssMB",
  * "ok",…}`), and unless --json a table with LEFT's ratios against the other tools. Exit code 0 when
@@ -46,6 +49,8 @@ interface Options {
   quietMaxS: number;
   /** Extra runs of a tool's sequence while a case was contended. */
   retries: number;
+  /** Runs of each tool's sequence; each case reports its median. */
+  repeat: number;
   keep: boolean;
   caseTimeoutMs: number;
   totalTimeoutMs: number;
@@ -79,6 +84,7 @@ function parseOptions(argv: string[]): Options {
       "cpu-prof": { type: "string" },
       "quiet-max": { type: "string" },
       retries: { type: "string", default: "1" },
+      repeat: { type: "string", default: "1" },
       "case-timeout": { type: "string" },
       timeout: { type: "string" },
       keep: { type: "boolean", default: false },
@@ -99,10 +105,28 @@ function parseOptions(argv: string[]): Options {
     cpuProfDir: values["cpu-prof"] === undefined ? null : resolve(values["cpu-prof"]),
     quietMaxS: seconds("quiet-max", values["quiet-max"], 10),
     retries: Math.floor(seconds("retries", values.retries, 1)),
+    repeat: Math.max(1, Math.floor(seconds("repeat", values.repeat, 1))),
     keep: values.keep,
     caseTimeoutMs,
-    totalTimeoutMs: seconds("timeout", values.timeout, 300 + (15 * caseTimeoutMs) / 1000) * 1000,
+    totalTimeoutMs:
+      seconds(
+        "timeout",
+        values.timeout,
+        300 + (15 * caseTimeoutMs * Math.max(1, Number(values.repeat))) / 1000,
+      ) * 1000,
   };
+}
+
+/**
+ * The run of median time (a failed run counts as slowest), and every run's seconds in `runs` when
+ * there was more than one; a case is ok only if every run was.
+ */
+function median(all: CaseResult[]): CaseResult {
+  const time = (r: CaseResult) => (r.ok && r.seconds !== null ? r.seconds : Number.POSITIVE_INFINITY);
+  const sorted = [...all].sort((x, y) => time(x) - time(y));
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  if (all.length === 1) return mid;
+  return { ...mid, ok: all.every((r) => r.ok), runs: all.map((r) => r.seconds) };
 }
 
 /** Other people's processes used more than 10 % of a core during the case. */
@@ -174,27 +198,32 @@ async function main(): Promise<number> {
       const cases = tool === "left" ? opts.cases : opts.cases.filter((c) => c !== "resume");
       if (cases.length === 0) continue;
       const work = join(root, tool);
-      // Other people's work on this shared machine distorts a case: run the tool's whole sequence again
-      // (fresh daemons and folders) and keep, per case, the attempt least disturbed.
-      const kept = new Map<string, CaseResult>();
-      for (let attempt = 0; attempt <= opts.retries; attempt++) {
-        await mkdir(work, { recursive: true });
-        try {
-          await runners[tool](w, cases, { ...base, work }, (r) => {
-            const key = `${r.case} ${r.tool}`;
-            if (better(r, kept.get(key))) kept.set(key, r);
-          });
-        } catch (err) {
-          failed = true;
-          console.log(
-            JSON.stringify({ tool, ok: false, error: err instanceof Error ? err.message : String(err) }),
-          );
+      const runs = new Map<string, CaseResult[]>();
+      for (let round = 0; round < opts.repeat; round++) {
+        // Other people's work on this shared machine distorts a case: run the tool's whole sequence again
+        // (fresh daemons and folders) and keep, per case, the attempt least disturbed.
+        const kept = new Map<string, CaseResult>();
+        for (let attempt = 0; attempt <= opts.retries; attempt++) {
+          await mkdir(work, { recursive: true });
+          try {
+            await runners[tool](w, cases, { ...base, work }, (r) => {
+              const key = `${r.case} ${r.tool}`;
+              if (better(r, kept.get(key))) kept.set(key, r);
+            });
+          } catch (err) {
+            failed = true;
+            console.log(
+              JSON.stringify({ tool, ok: false, error: err instanceof Error ? err.message : String(err) }),
+            );
+          }
+          // Each tool's copies are gigabytes: free the disk and page cache before the next one.
+          if (!opts.keep) await rm(work, { recursive: true, force: true });
+          if (![...kept.values()].some(contended)) break;
         }
-        // Each tool's copies are gigabytes: free the disk and page cache before the next one.
-        if (!opts.keep) await rm(work, { recursive: true, force: true });
-        if (![...kept.values()].some(contended)) break;
+        for (const [key, r] of kept) runs.set(key, [...(runs.get(key) ?? []), r]);
       }
-      for (const r of kept.values()) {
+      for (const all of runs.values()) {
+        const r = median(all);
         results.push(r);
         console.log(JSON.stringify(r));
       }
