@@ -139,7 +139,10 @@ export class ConnectionImpl implements Connection, LossListener {
   private maxDataPending = false;
   private closeReason: string | null = null;
   private drainWanted = false;
-  /** Where packets are built: each datagram is gathered into one buffer, reused a few packets later. */
+  /**
+   * Where packets are built, in buffers reused a few packets later: the whole datagram when gathered,
+   * only header and frame headers when sealed in place.
+   */
   private readonly datagrams: DatagramRing;
   /**
    * The protection transforms the payload (an AEAD): bulk data is then sealed where it lies instead of
