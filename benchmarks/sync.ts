@@ -4,7 +4,7 @@
  *
  *   npm run bench -- --size 1G [--encryption yes] [--json] [--cases first,delta-mid,delta-insert,resume]
  *                    [--only left|rsync|syncthing[,…]] [--cpu-prof DIR] [--quiet-max S] [--retries N]
- *                    [--repeat N] [--keep]
+ *                    [--repeat N] [--node-flags "--flag …"] [--keep]
  *
  * Cases (see docs/BENCHMARKS.md, "Sync benchmark"): first copy of a random file, 1 MiB overwritten in
  * the middle, 100 bytes inserted at the start, and (LEFT only) a fresh file whose receiver is SIGKILLed
@@ -46,6 +46,8 @@ interface Options {
   cases: CaseName[];
   tools: Tool[];
   cpuProfDir: string | null;
+  /** More Node flags for LEFT's daemons (--node-flags), e.g. GC tracing or tuning. */
+  nodeFlags: string[];
   quietMaxS: number;
   /** Extra runs of a tool's sequence while a case was contended. */
   retries: number;
@@ -82,6 +84,7 @@ function parseOptions(argv: string[]): Options {
       cases: { type: "string" },
       only: { type: "string" },
       "cpu-prof": { type: "string" },
+      "node-flags": { type: "string", default: "" },
       "quiet-max": { type: "string" },
       retries: { type: "string", default: "1" },
       repeat: { type: "string", default: "1" },
@@ -103,6 +106,7 @@ function parseOptions(argv: string[]): Options {
     cases: listOf("cases", values.cases, CASES),
     tools: listOf("only", values.only, TOOLS),
     cpuProfDir: values["cpu-prof"] === undefined ? null : resolve(values["cpu-prof"]),
+    nodeFlags: values["node-flags"].split(" ").filter((f) => f !== ""),
     quietMaxS: seconds("quiet-max", values["quiet-max"], 10),
     retries: Math.floor(seconds("retries", values.retries, 1)),
     repeat: Math.max(1, Math.floor(seconds("repeat", values.repeat, 1))),
@@ -178,7 +182,10 @@ async function main(): Promise<number> {
         {
           ...o,
           encryption: opts.encryption,
-          nodeFlags: opts.cpuProfDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir],
+          nodeFlags: [
+            ...(opts.cpuProfDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir]),
+            ...opts.nodeFlags,
+          ],
         },
         emit,
       ),
