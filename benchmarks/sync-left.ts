@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DAEMON_NODE_FLAGS } from "../src/cli/node-flags.js";
 import type { Status } from "../src/sync/status.js";
 import {
   fileState,
@@ -60,11 +61,15 @@ class LeftPeer {
   ) {}
 
   async start(): Promise<void> {
-    this.child = Child.start(process.execPath, [...this.opts.nodeFlags, MAIN, ...this.args], {
-      logPath: join(this.opts.logs, `left-${this.name}.log`),
-      lifetimeS: this.opts.lifetimeS,
-      env: this.env,
-    });
+    this.child = Child.start(
+      process.execPath,
+      [...DAEMON_NODE_FLAGS, ...this.opts.nodeFlags, MAIN, ...this.args],
+      {
+        logPath: join(this.opts.logs, `left-${this.name}.log`),
+        lifetimeS: this.opts.lifetimeS,
+        env: this.env,
+      },
+    );
     this.pid = await this.child.commandPid();
     if (this.pid === null) throw new Error(`left ${this.name} did not start: ${await this.logTail()}`);
   }

@@ -1,7 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * Entry point of the `left` command (package.json "bin"). Exit codes: 0 ok, 1 runtime failure,
- * 2 invalid command line (see `left --help`).
+ * 2 invalid command line (see `left --help`). The shebang's Node flags are node-flags.ts's
+ * DAEMON_NODE_FLAGS (a test holds them equal).
  */
 import { type CliIo, ExitCode, parseCli } from "./args.js";
 import { runDaemon } from "./daemon.js";

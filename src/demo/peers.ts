@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { DaemonStatus } from "../cli/monitor.js";
+import { DAEMON_NODE_FLAGS } from "../cli/node-flags.js";
 
 export const LEFT_CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
@@ -66,7 +67,7 @@ export class DemoPeer {
     const args = [LEFT_CLI, "--dir", dir, "--bind", host, "--port", String(port), "--ip", peers.join(",")];
     // Its own process group: a Ctrl-C on the terminal reaches only the demo, which then stops each peer
     // with one SIGTERM (a second signal would make a daemon skip its orderly shutdown).
-    const proc = spawn(process.execPath, [...args, "--log-format", "json"], {
+    const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args, "--log-format", "json"], {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

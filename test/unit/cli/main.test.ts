@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { DAEMON_NODE_FLAGS } from "../../../src/cli/node-flags.js";
 import { freePort, LEFT_CLI } from "../../helpers/procs.js";
 import { daemonStatus } from "./status-fixture.js";
 
@@ -18,6 +19,16 @@ function left(...args: string[]) {
 describe("left (the executable)", async () => {
   const root = await mkdtemp(join(tmpdir(), "left-main-"));
   after(() => rm(root, { recursive: true, force: true }));
+
+  it("runs as an executable with the daemon's Node flags from its shebang", async () => {
+    const shebang = (await readFile(LEFT_CLI, "utf8")).split("\n", 1)[0];
+    assert.equal(shebang, `#!/usr/bin/env -S node ${DAEMON_NODE_FLAGS.join(" ")}`);
+    // What `npm link` does to a bin file; the kernel then starts it through the shebang.
+    await chmod(LEFT_CLI, 0o755);
+    const r = spawnSync(LEFT_CLI, ["--version"], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  });
 
   it("prints help with examples and exit codes (exit 0); a bare `left` prints it too (exit 2)", () => {
     const help = left("--help");
