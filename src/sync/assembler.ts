@@ -3,24 +3,25 @@
  * copied from whichever local file has them, the rest are requested from peers that have the version.
  * Every block is checked against its xxh64 before it is written at its offset, and recorded as done in
  * the index (in batches), which is what a restart after SIGKILL resumes from. The finished file must
- * match the whole-file SHA-256 before it is handed back; it is never visible in the share from here.
+ * match the whole-file digest before it is handed back; it is never visible in the share from here.
  */
 import { randomBytes } from "node:crypto";
 import { type FileHandle, open, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { blockKey } from "../index/db.js";
 import type { BlockInfo, FileInfo } from "../index/types.js";
 import { contentDigest } from "../pipeline/digest.js";
 import type { RunningDigest } from "../pipeline/running-digest.js";
-import { allocBulk, type Connection, releaseBulk } from "../transport/types.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
+import { type Connection, releaseBulk } from "../transport/types.js";
+import type { Clock } from "../util/clock.js";
 import type { Logger } from "../util/log.js";
 import type { ByteBudget } from "./budget.js";
 import { decompressBlock } from "./compress.js";
 import { DiskSpace, type Reservation } from "./disk-space.js";
 import type { BlockFetcher, FetchResult } from "./fetcher.js";
 import { ioProblem } from "./io-errors.js";
+import { LocalBlocks } from "./local-blocks.js";
 import type { SyncIndex } from "./ports.js";
+import { DoneMarks, WrittenPrefix } from "./progress.js";
 import type { RecycleBin } from "./recycle.js";
 import { badBlocks, type LocalSource, type PlannedRun, planRuns, runBytes } from "./run.js";
 
@@ -83,10 +84,6 @@ interface RunSink {
 }
 
 export const TMP_DIR = ".left/tmp";
-/** Blocks looked up in the index per query when planning an assembly. */
-const LOOKUP_BATCH = 512;
-/** Marks per index transaction at most: one transaction per batch keeps SQLite off the hot path. */
-const MARK_BATCH = 256;
 /** Refused versions remembered so that each is logged once (a bound, not a tuning knob). */
 const MAX_REMEMBERED_REFUSALS = 4096;
 
@@ -98,159 +95,6 @@ async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Pro
   for (let done = 0; done < data.byteLength; ) {
     const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
     done += bytesWritten;
-  }
-}
-
-/** Collects done block indices and writes them to the index in batches. */
-class DoneMarks {
-  private batch: number[] = [];
-  private timer: TimerHandle | null = null;
-  private failed = false;
-
-  constructor(
-    private readonly db: SyncIndex,
-    private readonly path: string,
-    private readonly digest: string,
-    private readonly clock: Clock,
-    private readonly intervalMs: number,
-    private readonly log: Logger,
-  ) {}
-
-  add(index: number): void {
-    this.batch.push(index);
-    if (this.batch.length >= MARK_BATCH) this.flush();
-    else this.timer ??= this.clock.setTimeout(() => this.flush(), this.intervalMs);
-  }
-
-  flush(): void {
-    this.timer?.cancel();
-    this.timer = null;
-    if (this.batch.length === 0) return;
-    try {
-      this.db.markBlocksDone(this.path, this.digest, this.batch);
-    } catch (err) {
-      // Only the resume point is lost: after a restart these blocks are fetched again.
-      if (!this.failed) {
-        this.log.log(
-          "warn",
-          "pull.progress_not_recorded",
-          `cannot record download progress: ${ioProblem(err)}`,
-          {
-            path: this.path,
-          },
-        );
-      }
-      this.failed = true;
-    }
-    this.batch = [];
-  }
-}
-
-/**
- * Reads blocks out of local files (indexed ones, or recently deleted ones in the recycle bin), keeping
- * each source file open for the duration of one assembly.
- */
-class LocalBlocks {
-  private readonly handles = new Map<string, Promise<FileHandle | null>>();
-
-  constructor(
-    private readonly dir: string,
-    private readonly db: SyncIndex,
-    private readonly recycle: RecycleBin,
-  ) {}
-
-  /** Where our index (or the recycle bin) says a local file has this block: worth trying before a peer. */
-  locate(b: BlockInfo): LocalSource | undefined {
-    return this.source(b, this.db.findBlock(b.hash, b.size));
-  }
-
-  /**
-   * locate() for the blocks of one file, asked in file order (as planRuns does): the index is queried
-   * for LOOKUP_BATCH blocks at a time, not once per block (16k queries per GiB).
-   */
-  locator(blocks: readonly BlockInfo[]): (b: BlockInfo, index: number) => LocalSource | undefined {
-    let from = 0;
-    let to = 0;
-    let found = new Map<string, { path: string; offset: number }>();
-    return (b, index) => {
-      if (index < from || index >= to) {
-        from = index;
-        to = Math.min(blocks.length, index + LOOKUP_BATCH);
-        found = this.db.findBlocks(blocks.slice(from, to));
-      }
-      return this.source(b, found.get(blockKey(b.hash, b.size)));
-    };
-  }
-
-  private source(b: BlockInfo, at: { path: string; offset: number } | undefined): LocalSource | undefined {
-    return at ? { abs: join(this.dir, at.path), offset: at.offset } : this.recycle.find(b.hash, b.size);
-  }
-
-  /** The block's bytes if some local file still holds them (the index may be stale: verified here). */
-  async read(b: BlockInfo): Promise<Uint8Array | null> {
-    const at = this.locate(b);
-    if (at === undefined) return null;
-    const buf = await this.readAt(at, b.size);
-    if (buf !== null && badBlocks(buf, [b]).length === 0) return buf;
-    if (buf !== null) releaseBulk(buf);
-    return null;
-  }
-
-  /** `size` bytes at `at`, unverified, in a pooled bulk buffer; null if the file is gone or shorter. */
-  async readAt(at: LocalSource, size: number): Promise<Uint8Array | null> {
-    const fh = await this.handle(at.abs);
-    if (fh === null) return null;
-    const buf = allocBulk(size);
-    const { bytesRead } = await fh.read(buf, 0, size, at.offset).catch(() => ({ bytesRead: -1 }));
-    if (bytesRead === size) return buf;
-    releaseBulk(buf);
-    return null;
-  }
-
-  /** The local file open for reading until close(), or null if it cannot be opened. */
-  handle(abs: string): Promise<FileHandle | null> {
-    let handle = this.handles.get(abs);
-    if (handle === undefined) {
-      handle = open(abs, "r").catch(() => null);
-      this.handles.set(abs, handle);
-    }
-    return handle;
-  }
-
-  async close(): Promise<void> {
-    for (const handle of this.handles.values()) await (await handle)?.close();
-    this.handles.clear();
-  }
-}
-
-/**
- * How far a file under assembly is written without a gap from its start: blocks done before this attempt
- * count, and the others as they are written (in any order).
- */
-class WrittenPrefix {
-  private next = 0;
-  private readonly ahead: Set<number>;
-
-  constructor(
-    private readonly target: FileInfo,
-    done: ReadonlySet<number>,
-  ) {
-    this.ahead = new Set(done);
-    this.skip();
-  }
-
-  /** Block `index` is written. */
-  add(index: number): void {
-    this.ahead.add(index);
-    this.skip();
-  }
-
-  get bytes(): number {
-    return this.target.blocks[this.next]?.offset ?? this.target.size;
-  }
-
-  private skip(): void {
-    while (this.ahead.delete(this.next)) this.next++;
   }
 }
 
