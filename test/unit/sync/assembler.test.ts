@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { IndexDb } from "../../../src/index/db.js";
+import type { FileInfo } from "../../../src/index/types.js";
 import { initHasher } from "../../../src/pipeline/hash.js";
 import { BlockPool } from "../../../src/pipeline/pool.js";
 import { Assembler, TMP_DIR } from "../../../src/sync/assembler.js";
@@ -73,6 +74,15 @@ describe("Assembler runs", async () => {
     assert.ok(log.records.some((r) => r.event === "pull.bad_block"));
   });
 
+  /** Assembles `target` with one peer serving `data` (the target's bytes); returns the bytes fetched. */
+  async function pull(asm: Assembler, target: FileInfo, data: Uint8Array): Promise<number> {
+    const { peer, asked } = servingPeer(fetcher, data);
+    const done = await asm.assemble(target, () => [peer]);
+    assert.ok(done.ok);
+    assert.deepEqual(await readFile(done.tmpPath), Buffer.from(data));
+    return asked.reduce((n, r) => n + runBytes(r.blocks), 0);
+  }
+
   for (const [how, asm] of [
     ["read here", assembler],
     ["copied by the pool", copying],
@@ -82,12 +92,7 @@ describe("Assembler runs", async () => {
       await writeFile(join(root, "doc.bin"), old);
       db.putLocal(describeBytes("doc.bin", old, { [DEV_B]: 1 }), null);
       const data = Buffer.concat([randomBytes(100), old]);
-      const target = describeBytes("doc.bin", data, { [DEV_A]: 1, [DEV_B]: 1 });
-      const { peer, asked } = servingPeer(fetcher, data);
-      const done = await asm.assemble(target, () => [peer]);
-      assert.ok(done.ok);
-      assert.deepEqual(await readFile(done.tmpPath), data);
-      const fetched = asked.reduce((n, r) => n + runBytes(r.blocks), 0);
+      const fetched = await pull(asm, describeBytes("doc.bin", data, { [DEV_A]: 1, [DEV_B]: 1 }), data);
       assert.ok(fetched < 20_000, `only the changed start was fetched: ${fetched} bytes`);
     });
 
@@ -97,12 +102,7 @@ describe("Assembler runs", async () => {
       const changed = Buffer.from(old);
       changed.fill(7, 150_000, 160_000);
       await writeFile(join(root, "stale.bin"), changed);
-      const target = describeBytes("stale.bin", old, { [DEV_A]: 1, [DEV_B]: 1 });
-      const { peer, asked } = servingPeer(fetcher, old);
-      const done = await asm.assemble(target, () => [peer]);
-      assert.ok(done.ok);
-      assert.deepEqual(await readFile(done.tmpPath), old);
-      const fetched = asked.reduce((n, r) => n + runBytes(r.blocks), 0);
+      const fetched = await pull(asm, describeBytes("stale.bin", old, { [DEV_A]: 1, [DEV_B]: 1 }), old);
       assert.ok(
         fetched > 0 && fetched < 60_000,
         `only the blocks that changed were fetched: ${fetched} bytes`,
