@@ -137,38 +137,42 @@ function findCandidates(t: Extract<BlockTask, { kind: "candidates" }>): Candidat
   return out;
 }
 
-function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
+/** Feeds bytes [start, end) of the open file to `update` in READ_PIECE reads, checking `cancel` first. */
+function streamRange(
+  fd: number,
+  path: string,
+  start: number,
+  end: number,
+  cancel: CancelFlag | undefined,
+  update: (piece: Uint8Array) => void,
+): void {
   const data = buffer(READ_PIECE);
+  for (let at = start; at < end; ) {
+    checkCancel(cancel);
+    const n = Math.min(READ_PIECE, end - at);
+    readExactly(fd, path, data, n, at);
+    update(data.subarray(0, n));
+    at += n;
+  }
+}
+
+function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
   return withFile(t.path, (fd) =>
     t.offsets.map((offset, i) => {
-      const size = t.sizes[i];
       const hasher = xxh64Stream();
-      for (let done = 0; done < size; ) {
-        checkCancel(t.cancel);
-        const n = Math.min(READ_PIECE, size - done);
-        readExactly(fd, t.path, data, n, offset + done);
-        hasher.update(data.subarray(0, n));
-        done += n;
-      }
+      streamRange(fd, t.path, offset, offset + t.sizes[i], t.cancel, (piece) => hasher.update(piece));
       return hasher.digestHex();
     }),
   );
 }
 
 function segmentHashes(t: Extract<BlockTask, { kind: "segments" }>): Uint8Array {
-  const data = buffer(READ_PIECE);
   const out = new Uint8Array(t.count * SEGMENT_HASH_BYTES);
   withFile(t.path, (fd) => {
     for (let i = 0; i < t.count; i++) {
       const { start, end } = segmentRange(t.size, t.first + i);
       const hash = createHash("sha256");
-      for (let at = start; at < end; ) {
-        checkCancel(t.cancel);
-        const n = Math.min(READ_PIECE, end - at);
-        readExactly(fd, t.path, data, n, at);
-        hash.update(data.subarray(0, n));
-        at += n;
-      }
+      streamRange(fd, t.path, start, end, t.cancel, (piece) => hash.update(piece));
       out.set(hash.digest(), i * SEGMENT_HASH_BYTES);
     }
   });
