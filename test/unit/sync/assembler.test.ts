@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { IndexDb } from "../../../src/index/db.js";
 import type { FileInfo } from "../../../src/index/types.js";
 import { initHasher } from "../../../src/pipeline/hash.js";
-import { BlockPool } from "../../../src/pipeline/pool.js";
+import { BlockPool, HashError } from "../../../src/pipeline/pool.js";
 import { Assembler, TMP_DIR } from "../../../src/sync/assembler.js";
 import { ByteBudget } from "../../../src/sync/budget.js";
 import { DiskSpace } from "../../../src/sync/disk-space.js";
@@ -109,4 +109,24 @@ describe("Assembler runs", async () => {
       );
     });
   }
+
+  it("a copy that cannot be written (disk full) fails the attempt as an I/O error, logged in words", async () => {
+    const old = randomBytes(400_000);
+    await writeFile(join(root, "full.bin"), old);
+    db.putLocal(describeBytes("full.bin", old, { [DEV_B]: 1 }), null);
+    const full = new Assembler({
+      ...options,
+      copier: {
+        copyBlocks: async () => {
+          throw new HashError("ENOSPC", "no space left on device");
+        },
+      },
+    });
+    const data = Buffer.concat([old, randomBytes(10)]);
+    const target = describeBytes("full.bin", data, { [DEV_A]: 1, [DEV_B]: 1 });
+    const { peer } = servingPeer(fetcher, data);
+    const done = await full.assemble(target, () => [peer]);
+    assert.deepEqual(done, { ok: false, reason: "io" });
+    assert.ok(log.records.some((r) => r.event === "pull.io_error" && /ENOSPC/.test(r.message)));
+  });
 });
