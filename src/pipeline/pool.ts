@@ -131,7 +131,7 @@ export class BlockPool {
     const cancel: CancelFlag = new Int32Array(new SharedArrayBuffer(4));
     const tasks: Promise<Uint8Array>[] = [];
     for (let k = 0; k < segmentCount(size); k++)
-      tasks.push(tracked(this.segmentHashes(absPath, size, k, 1, cancel)));
+      tasks.push(tracked(this.segmentHash(absPath, size, k, cancel)));
     try {
       return combineSegments(size, await Promise.all(tasks));
     } catch (err) {
@@ -159,19 +159,11 @@ export class BlockPool {
 
   /** Follows a file being written from its start, hashing its digest segments as they are final. */
   follow(absPath: string): RunningDigest {
-    return followDigest(absPath, (path, size, first, count, cancel) =>
-      this.segmentHashes(path, size, first, count, cancel),
-    );
+    return followDigest(absPath, (path, size, index, cancel) => this.segmentHash(path, size, index, cancel));
   }
 
-  private segmentHashes(
-    path: string,
-    size: number,
-    first: number,
-    count: number,
-    cancel: CancelFlag,
-  ): Promise<Uint8Array> {
-    return this.run({ kind: "segments", path, size, first, count, cancel });
+  private segmentHash(path: string, size: number, index: number, cancel: CancelFlag): Promise<Uint8Array> {
+    return this.run({ kind: "segment", path, size, index, cancel });
   }
 
   private hashSmall(path: string, size: number, params: ChunkParams): Promise<HashedFile> {
@@ -259,7 +251,7 @@ export class BlockPool {
         // The digest segments these bytes complete, queued right behind so they are read while cached.
         const complete = next === size ? segmentCount(size) : Math.floor(next / DIGEST_SEGMENT_BYTES);
         for (let k = digestParts.length; k < complete; k++) {
-          digestParts.push(tracked(this.segmentHashes(path, size, k, 1, cancel)));
+          digestParts.push(tracked(this.segmentHash(path, size, k, cancel)));
         }
       }
     };

@@ -19,25 +19,23 @@ export interface RunningDigest {
 }
 
 /**
- * SHA-256 of segments first..first+count-1 of the file at `absPath`, which holds at least the bytes of
- * those segments as a file of `size` bytes has them; aborting `cancel` (a shared Int32Array set to 1)
- * stops the work.
+ * SHA-256 of segment `index` of the file at `absPath`, which holds at least that segment's bytes as a
+ * file of `size` bytes has them; aborting `cancel` (a shared Int32Array set to 1) stops the work.
  */
 export type SegmentHasher = (
   absPath: string,
   size: number,
-  first: number,
-  count: number,
+  index: number,
   cancel: Int32Array,
 ) => Promise<Uint8Array>;
 
-export function followDigest(absPath: string, hashSegments: SegmentHasher): RunningDigest {
+export function followDigest(absPath: string, hashSegment: SegmentHasher): RunningDigest {
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   const hashed: Promise<Uint8Array | null>[] = [];
   let ended = false;
   const hashUpTo = (size: number, segments: number) => {
     for (let k = hashed.length; k < segments; k++) {
-      hashed.push(hashSegments(absPath, size, k, 1, cancel).catch(() => null));
+      hashed.push(hashSegment(absPath, size, k, cancel).catch(() => null));
     }
   };
   return {

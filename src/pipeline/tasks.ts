@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { type Candidates, chunkBuffer, cutMasks, GEAR_WARMUP, rollHash, scanCandidates } from "./chunker.js";
-import { contentDigest, SEGMENT_HASH_BYTES, segmentRange } from "./digest.js";
+import { contentDigest, segmentRange } from "./digest.js";
 import { xxh64Hex, xxh64Stream } from "./hash.js";
 import type { ChunkParams, HashedFile } from "./types.js";
 
@@ -40,14 +40,14 @@ export type BlockTask =
       toOffset: number;
       blocks: CopiedBlock[];
     }
-  /** SHA-256 of digest segments first..first+count-1 of a file of `size` bytes (see digest.ts). */
-  | { kind: "segments"; path: string; size: number; first: number; count: number; cancel?: CancelFlag };
+  /** SHA-256 of digest segment `index` of a file of `size` bytes (see digest.ts). */
+  | { kind: "segment"; path: string; size: number; index: number; cancel?: CancelFlag };
 
 export interface TaskValues {
   files: FileResult[];
   candidates: Candidates;
   blocks: string[];
-  segments: Uint8Array;
+  segment: Uint8Array;
   copy: number[];
 }
 
@@ -166,17 +166,11 @@ function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
   );
 }
 
-function segmentHashes(t: Extract<BlockTask, { kind: "segments" }>): Uint8Array {
-  const out = new Uint8Array(t.count * SEGMENT_HASH_BYTES);
-  withFile(t.path, (fd) => {
-    for (let i = 0; i < t.count; i++) {
-      const { start, end } = segmentRange(t.size, t.first + i);
-      const hash = createHash("sha256");
-      streamRange(fd, t.path, start, end, t.cancel, (piece) => hash.update(piece));
-      out.set(hash.digest(), i * SEGMENT_HASH_BYTES);
-    }
-  });
-  return out;
+function segmentHash(t: Extract<BlockTask, { kind: "segment" }>): Uint8Array {
+  const { start, end } = segmentRange(t.size, t.index);
+  const hash = createHash("sha256");
+  withFile(t.path, (fd) => streamRange(fd, t.path, start, end, t.cancel, (piece) => hash.update(piece)));
+  return hash.digest();
 }
 
 /** Reads exactly `length` bytes at `position`, or returns false if the file is shorter or unreadable. */
@@ -222,8 +216,8 @@ function execute(task: BlockTask): TaskValues[BlockTask["kind"]] {
       return findCandidates(task);
     case "blocks":
       return hashBlocks(task);
-    case "segments":
-      return segmentHashes(task);
+    case "segment":
+      return segmentHash(task);
     case "copy":
       return copyBlocks(task);
   }

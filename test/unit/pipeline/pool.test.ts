@@ -212,7 +212,7 @@ test("failures reject with a typed HashError", async () => {
 test("a file shorter than when hashing started is reported as changed", async () => {
   const path = writeTemp(new Uint8Array(10));
   const tasks: BlockTask[] = [
-    { kind: "segments", path, size: 100, first: 0, count: 1 },
+    { kind: "segment", path, size: 100, index: 0 },
     { kind: "blocks", path, offsets: [0], sizes: [100] },
     { kind: "candidates", path, start: 0, end: 100, params: chunkParams(64) },
   ];

@@ -67,9 +67,9 @@ describe("running digest", () => {
     const path = join(dir, "early");
     await writeFile(path, data);
     const asked: number[] = [];
-    const digest = followDigest(path, async (_path, size, first, count, cancel) => {
-      asked.push(first);
-      return hashSegments(data, size, first, count, cancel);
+    const digest = followDigest(path, async (_path, size, index, cancel) => {
+      asked.push(index);
+      return hashSegment(data, size, index, cancel);
     });
     digest.advance(SEGMENT - 1);
     assert.deepEqual(asked, []);
@@ -100,19 +100,9 @@ describe("running digest", () => {
   });
 });
 
-/** SHA-256 of whole segments of in-memory data, as the pool's task computes them from the file. */
-function hashSegments(
-  data: Uint8Array,
-  size: number,
-  first: number,
-  count: number,
-  cancel: Int32Array,
-): Uint8Array {
+/** SHA-256 of one segment of in-memory data, as the pool's task computes it from the file. */
+function hashSegment(data: Uint8Array, size: number, index: number, cancel: Int32Array): Uint8Array {
   assert.equal(Atomics.load(cancel, 0), 0);
-  const parts: Uint8Array[] = [];
-  for (let k = first; k < first + count; k++) {
-    const end = Math.min(size, (k + 1) * SEGMENT);
-    parts.push(Buffer.from(contentDigest(data.subarray(k * SEGMENT, end)), "hex"));
-  }
-  return Buffer.concat(parts);
+  const end = Math.min(size, (index + 1) * SEGMENT);
+  return Buffer.from(contentDigest(data.subarray(index * SEGMENT, end)), "hex");
 }
