@@ -2,11 +2,12 @@
  * The on-disk layout of index.db. Bumping SCHEMA_VERSION without a migration makes open() refuse the old
  * file instead of misreading it.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 // Version 2: blocks is a BLOB (block-list.ts) instead of JSON text. Version 3: digests of files over
-// 8 MiB are segment trees (pipeline/digest.ts), same layout. Older files are refused, not migrated: no
-// deployed index needs carrying over, and re-indexing from scratch is always correct.
+// 8 MiB are segment trees (pipeline/digest.ts), same layout. Version 4: digests are BLAKE3, not
+// SHA-256, same layout. Older files are refused, not migrated: no deployed index needs carrying over,
+// and re-indexing from scratch is always correct.
 
 // st_ino is REAL: 64-bit inode numbers (xfs, btrfs) arrive from fs.lstat as doubles beyond int64 range.
 

@@ -35,7 +35,7 @@ export interface FileInfo {
   sequence: number;
   /** Empty for dirs, symlinks and tombstones. */
   blocks: BlockInfo[];
-  /** SHA-256 of the whole file, lowercase hex; "" for dirs, symlinks and tombstones. */
+  /** The whole-file digest (pipeline/digest.ts), lowercase hex; "" for dirs, symlinks and tombstones. */
   digest: string;
   /** Link target for symlinks (relative, validated), else "". */
   target: string;

@@ -19,7 +19,7 @@ export interface RunningDigest {
 }
 
 /**
- * SHA-256 of segment `index` of the file at `absPath`, which holds at least that segment's bytes as a
+ * The hash of segment `index` of the file at `absPath`, which holds at least that segment's bytes as a
  * file of `size` bytes has them; aborting `cancel` (a shared Int32Array set to 1) stops the work.
  */
 export type SegmentHasher = (

@@ -4,10 +4,9 @@
  * crosses the thread boundary but offsets and a few hashes, so there is no buffer to copy or move, and
  * memory per thread is bounded by the largest read, never by the file size.
  */
-import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { type Candidates, chunkBuffer, cutMasks, GEAR_WARMUP, rollHash, scanCandidates } from "./chunker.js";
-import { contentDigest, segmentRange } from "./digest.js";
+import { contentDigest, newSegmentHash, segmentRange } from "./digest.js";
 import { xxh64Hex, xxh64Stream } from "./hash.js";
 import type { ChunkParams, HashedFile } from "./types.js";
 
@@ -40,7 +39,7 @@ export type BlockTask =
       toOffset: number;
       blocks: CopiedBlock[];
     }
-  /** SHA-256 of digest segment `index` of a file of `size` bytes (see digest.ts). */
+  /** The hash of digest segment `index` of a file of `size` bytes (see digest.ts). */
   | { kind: "segment"; path: string; size: number; index: number; cancel?: CancelFlag };
 
 export interface TaskValues {
@@ -168,7 +167,7 @@ function hashBlocks(t: Extract<BlockTask, { kind: "blocks" }>): string[] {
 
 function segmentHash(t: Extract<BlockTask, { kind: "segment" }>): Uint8Array {
   const { start, end } = segmentRange(t.size, t.index);
-  const hash = createHash("sha256");
+  const hash = newSegmentHash();
   withFile(t.path, (fd) => streamRange(fd, t.path, start, end, t.cancel, (piece) => hash.update(piece)));
   return hash.digest();
 }

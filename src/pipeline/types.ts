@@ -18,6 +18,6 @@ export function chunkParams(blockSize: number): ChunkParams {
 export interface HashedFile {
   size: number;
   blocks: BlockInfo[];
-  /** SHA-256 of the whole file, lowercase hex. */
+  /** The whole-file digest (digest.ts), lowercase hex. */
   digest: string;
 }

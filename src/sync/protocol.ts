@@ -24,8 +24,9 @@ import { MAX_PATH_BYTES } from "./paths.js";
 /**
  * 2: HELLO flags, INDEX `reply` flag, block lists as deltas (block-delta.ts).
  * 3: digests of files over 8 MiB are segment trees (pipeline/digest.ts).
+ * 4: digests are BLAKE3 instead of SHA-256.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const MessageType = { Hello: 1, Index: 2, Request: 3, Response: 4 } as const;
 

@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { Blake3Hasher, blake3 } from "@napi-rs/blake-hash";
 import fc from "fast-check";
 import { chunkBuffer } from "../../../src/pipeline/chunker.js";
 import { contentDigest } from "../../../src/pipeline/digest.js";
@@ -35,16 +36,13 @@ after(async () => {
 });
 
 const MiB = 1 << 20;
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data);
-
 /** The whole-file digest as docs/PROTOCOL.md defines it, written out apart from src/pipeline/digest.ts. */
 function referenceDigest(data: Uint8Array): string {
-  if (data.length <= 8 * MiB) return sha256(data).digest("hex");
+  if (data.length <= 8 * MiB) return blake3(data).toString("hex");
   const size = Buffer.alloc(8);
   size.writeBigUInt64BE(BigInt(data.length));
-  const tree = createHash("sha256").update("LEFT tree digest v1\0").update(size);
-  for (let at = 0; at < data.length; at += 8 * MiB)
-    tree.update(sha256(data.subarray(at, at + 8 * MiB)).digest());
+  const tree = new Blake3Hasher().update(Buffer.from("LEFT tree digest v2\0", "latin1")).update(size);
+  for (let at = 0; at < data.length; at += 8 * MiB) tree.update(blake3(data.subarray(at, at + 8 * MiB)));
   return tree.digest("hex");
 }
 
@@ -176,14 +174,18 @@ test("aborting stops hashing a big file early, and the pool stays usable", async
   assert.deepEqual(await pool.hashFile(path, p), direct(data, p));
 });
 
-test("digestFile is the whole-file digest alone: plain SHA-256 up to 8 MiB, the segment tree above", async () => {
+test("digestFile is the whole-file digest alone: plain BLAKE3 up to 8 MiB, the segment tree above", async () => {
   for (const size of [0, 1, 70_000, (4 << 20) + 3, 8 * MiB, 8 * MiB + 1, 17 * MiB + 9]) {
     const data = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
     const expected = referenceDigest(data);
     assert.equal(contentDigest(data), expected, `size ${size}`);
     assert.equal(await pool.digestFile(writeTemp(data)), expected, `size ${size}`);
   }
-  assert.equal(contentDigest(new Uint8Array(0)), sha256(new Uint8Array(0)).digest("hex"));
+  // The BLAKE3 test vector for no input, as `b3sum` prints it.
+  assert.equal(
+    contentDigest(new Uint8Array(0)),
+    "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
+  );
   await assert.rejects(
     pool.digestFile(join(dir, "missing")),
     (e) => e instanceof HashError && e.code === "ENOENT",

@@ -100,7 +100,7 @@ describe("running digest", () => {
   });
 });
 
-/** SHA-256 of one segment of in-memory data, as the pool's task computes it from the file. */
+/** The hash of one segment of in-memory data, as the pool's task computes it from the file. */
 function hashSegment(data: Uint8Array, size: number, index: number, cancel: Int32Array): Uint8Array {
   assert.equal(Atomics.load(cancel, 0), 0);
   const end = Math.min(size, (index + 1) * SEGMENT);

@@ -32,7 +32,7 @@ function share(): string {
   return d;
 }
 
-function sha256(data: string): string {
+function digestOf(data: string): string {
   return contentDigest(Buffer.from(data));
 }
 
@@ -80,12 +80,12 @@ test("the first scan indexes files, dirs and symlinks with a fresh version by th
   await waitFor("initial index", () => r.changed.length === 4, 3000);
   const dev = r.db.deviceId;
   const f = r.db.getLocal("d/f");
-  assert.equal(f?.digest, sha256("content"));
+  assert.equal(f?.digest, digestOf("content"));
   assert.equal(f?.size, 7);
   assert.deepEqual(f?.version, { [dev]: 1 });
   assert.equal(f?.modifiedBy, dev);
   assert.equal(f?.blocks.length, 1);
-  assert.equal(r.db.getLocal("empty")?.digest, sha256(""));
+  assert.equal(r.db.getLocal("empty")?.digest, digestOf(""));
   assert.equal(r.db.getLocal("d")?.type, "dir");
   assert.deepEqual([r.db.getLocal("ln")?.type, r.db.getLocal("ln")?.target], ["symlink", "d/f"]);
   assert.equal(r.db.getLocal("outside"), undefined, "a link leaving the share is not synchronized");
@@ -109,7 +109,7 @@ test("a restart does not re-hash unchanged files, but notices offline edits and 
   await sleep(200);
   assert.equal(second.hasher.calls.length, 1, "only the edited file is hashed");
   const edited = second.latest("f1")!;
-  assert.equal(edited.digest, sha256("edited while LEFT was down"));
+  assert.equal(edited.digest, digestOf("edited while LEFT was down"));
   assert.deepEqual(edited.version, { [second.db.deviceId]: before.version[second.db.deviceId] + 1 });
   const gone = second.latest("f2")!;
   assert.equal(gone.deleted, true);
@@ -156,10 +156,10 @@ test("a file changed while being hashed is hashed again and recorded with its fi
     appendFileSync(abs, " and more");
   };
   writeFileSync(join(dir, "growing"), "start");
-  await waitFor("final content", () => r.latest("growing")?.digest === sha256("start and more"), 3000);
+  await waitFor("final content", () => r.latest("growing")?.digest === digestOf("start and more"), 3000);
   assert.ok(r.hasher.calls.length >= 2);
   assert.ok(
-    r.changed.filter((f) => f.path === "growing").every((f) => f.digest === sha256("start and more")),
+    r.changed.filter((f) => f.path === "growing").every((f) => f.digest === digestOf("start and more")),
   );
   await r.stop();
 });
@@ -187,7 +187,7 @@ test("recordPulled stores the remote version and the scanner does not echo the w
       version: remoteVersion,
       modifiedBy: "peer0000000000000000000000000000",
       blocks: [],
-      digest: sha256(`pulled ${path}`),
+      digest: digestOf(`pulled ${path}`),
       target: "",
     });
     r.folder.release(path);
@@ -271,7 +271,7 @@ test("a directory deleted and recreated at once: old contents tombstoned, new on
   rmSync(join(dir, "d"), { recursive: true });
   mkdirSync(join(dir, "d"));
   writeFileSync(join(dir, "d/new"), "new");
-  await waitFor("new contents", () => r.db.getLocal("d/new")?.digest === sha256("new"));
+  await waitFor("new contents", () => r.db.getLocal("d/new")?.digest === digestOf("new"));
   await waitFor("old contents gone", () => r.db.getLocal("d/old")?.deleted === true);
   assert.deepEqual(
     r.db.livePaths().map((f) => f.path),
