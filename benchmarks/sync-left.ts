@@ -44,6 +44,8 @@ export interface LeftOptions extends ToolOptions {
   encryption: boolean;
   /** Node flags for the daemons, e.g. --cpu-prof. */
   nodeFlags: string[];
+  /** More options for the daemons, after the ones this benchmark sets. */
+  leftArgs: string[];
 }
 
 class LeftPeer {
@@ -150,6 +152,7 @@ class LeftPair {
             "--ip",
             `${other}:${otherPort}`,
             ...encryption,
+            ...opts.leftArgs,
           ]),
           env,
           opts,

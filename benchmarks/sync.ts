@@ -4,7 +4,7 @@
  *
  *   npm run bench -- --size 1G [--encryption yes] [--json] [--cases first,delta-mid,delta-insert,resume]
  *                    [--only left|rsync|syncthing[,…]] [--cpu-prof DIR] [--quiet-max S] [--retries N]
- *                    [--repeat N] [--node-flags "--flag …"] [--keep]
+ *                    [--repeat N] [--node-flags "--flag …"] [--left-args "--window N …"] [--keep]
  *
  * Cases (see docs/BENCHMARKS.md, "Sync benchmark"): first copy of a random file, 1 MiB overwritten in
  * the middle, 100 bytes inserted at the start, and (LEFT only) a fresh file whose receiver is SIGKILLed
@@ -48,6 +48,8 @@ interface Options {
   cpuProfDir: string | null;
   /** More Node flags for LEFT's daemons (--node-flags), e.g. GC tracing or tuning. */
   nodeFlags: string[];
+  /** More command-line options for LEFT's daemons (--left-args), e.g. --window or --block-size. */
+  leftArgs: string[];
   quietMaxS: number;
   /** Extra runs of a tool's sequence while a case was contended. */
   retries: number;
@@ -85,6 +87,7 @@ function parseOptions(argv: string[]): Options {
       only: { type: "string" },
       "cpu-prof": { type: "string" },
       "node-flags": { type: "string", default: "" },
+      "left-args": { type: "string", default: "" },
       "quiet-max": { type: "string" },
       retries: { type: "string", default: "1" },
       repeat: { type: "string", default: "1" },
@@ -107,6 +110,7 @@ function parseOptions(argv: string[]): Options {
     tools: listOf("only", values.only, TOOLS),
     cpuProfDir: values["cpu-prof"] === undefined ? null : resolve(values["cpu-prof"]),
     nodeFlags: values["node-flags"].split(" ").filter((f) => f !== ""),
+    leftArgs: values["left-args"].split(" ").filter((f) => f !== ""),
     quietMaxS: seconds("quiet-max", values["quiet-max"], 10),
     retries: Math.floor(seconds("retries", values.retries, 1)),
     repeat: Math.max(1, Math.floor(seconds("repeat", values.repeat, 1))),
@@ -186,6 +190,7 @@ async function main(): Promise<number> {
             ...(opts.cpuProfDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir]),
             ...opts.nodeFlags,
           ],
+          leftArgs: opts.leftArgs,
         },
         emit,
       ),

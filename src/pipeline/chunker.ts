@@ -112,15 +112,19 @@ export class CutPlanner {
   private readonly ends: number[] = [];
   private readonly strong: boolean[] = [];
   private head = 0;
-  private start = 0;
+  private start: number;
   /** Every candidate with end <= known has been added. */
-  private known = 0;
+  private known: number;
 
+  /** `start`: where the first block begins, a cut of the file (0, or the end of a known block). */
   constructor(
     private readonly params: ChunkParams,
     private readonly size: number,
+    start = 0,
   ) {
     validateChunkParams(params);
+    this.start = start;
+    this.known = start;
   }
 
   /** Adds the candidates with ends in (previous upTo, upTo]; returns the blocks that became final. */

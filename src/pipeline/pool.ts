@@ -18,6 +18,7 @@ import { Piscina } from "piscina";
 import type { BlockInfo } from "../index/types.js";
 import { type BlockRange, CutPlanner, validateChunkParams } from "./chunker.js";
 import { combineSegments, DIGEST_SEGMENT_BYTES, segmentCount } from "./digest.js";
+import { type PreviousVersion, planShifts, type RehashTasks, rehash, reusable } from "./rehash.js";
 import { followDigest, type RunningDigest } from "./running-digest.js";
 import type { BlockTask, CancelFlag, CopiedBlock, TaskResult, TaskValues } from "./tasks.js";
 import type { ChunkParams, HashedFile } from "./types.js";
@@ -114,12 +115,19 @@ export class BlockPool {
   /**
    * Content-defined blocks with xxh64 each, plus the whole-file digest. Rejects with HashError.
    * Aborting `signal` stops the work on a big file within a few ms (code "aborted"); small files finish.
+   * `previous` gives the indexed version of the same file (asked only for a big file), which lets it be
+   * re-hashed around what changed (rehash.ts), with the same result.
    */
-  async hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile> {
+  async hashFile(
+    absPath: string,
+    params: ChunkParams,
+    signal?: AbortSignal,
+    previous?: () => PreviousVersion | undefined,
+  ): Promise<HashedFile> {
     validateChunkParams(params);
     const size = await regularFileSize(absPath);
     if (size <= this.wholeFileLimit) return this.hashSmall(absPath, size, params);
-    return this.hashLarge(absPath, size, params, signal);
+    return this.hashLarge(absPath, size, params, signal, previous?.());
   }
 
   /**
@@ -129,9 +137,7 @@ export class BlockPool {
   async digestFile(absPath: string): Promise<string> {
     const size = await regularFileSize(absPath);
     const cancel: CancelFlag = new Int32Array(new SharedArrayBuffer(4));
-    const tasks: Promise<Uint8Array>[] = [];
-    for (let k = 0; k < segmentCount(size); k++)
-      tasks.push(tracked(this.segmentHash(absPath, size, k, cancel)));
+    const tasks = this.digestParts(absPath, size, cancel);
     try {
       return combineSegments(size, await Promise.all(tasks));
     } catch (err) {
@@ -214,12 +220,22 @@ export class BlockPool {
     size: number,
     params: ChunkParams,
     signal: AbortSignal | undefined,
+    previous: PreviousVersion | undefined,
   ): Promise<HashedFile> {
     const cancel: CancelFlag = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
     if (signal?.aborted) throw new HashError("aborted", "hashing cancelled");
     signal?.addEventListener("abort", stop, { once: true });
     try {
+      if (previous !== undefined && reusable(previous, params)) {
+        const tasks = this.rehashTasks(path, params, cancel);
+        const shifts = await planShifts(size, previous, params, tasks);
+        if (shifts.length > 0) {
+          const digest = this.digestParts(path, size, cancel);
+          const blocks = await rehash(size, previous, params, shifts, tasks);
+          return { size, blocks, digest: combineSegments(size, await Promise.all(digest)) };
+        }
+      }
       return await this.hashSegments(path, size, params, cancel);
     } catch (err) {
       stop();
@@ -227,6 +243,32 @@ export class BlockPool {
     } finally {
       signal?.removeEventListener("abort", stop);
     }
+  }
+
+  private rehashTasks(path: string, params: ChunkParams, cancel: CancelFlag): RehashTasks {
+    return {
+      candidates: (start, end) => this.run({ kind: "candidates", path, start, end, params, cancel }),
+      hashes: (ranges) =>
+        this.run({
+          kind: "blocks",
+          path,
+          offsets: ranges.map((r) => r.offset),
+          sizes: ranges.map((r) => r.size),
+          cancel,
+        }),
+      lookahead: SEGMENTS_PER_THREAD * this.threads,
+      // An edit's region ends a block or two after it: scanning a whole segment for it would cost more
+      // than the rest of the re-hash.
+      scanBytes: Math.min(this.segmentSize, 4 * params.max),
+      batchBytes: this.blockBatchSize,
+    };
+  }
+
+  /** Hash tasks of every digest segment of the file, queued now. */
+  private digestParts(path: string, size: number, cancel: CancelFlag): Promise<Uint8Array>[] {
+    return Array.from({ length: segmentCount(size) }, (_, k) =>
+      tracked(this.segmentHash(path, size, k, cancel)),
+    );
   }
 
   private async hashSegments(

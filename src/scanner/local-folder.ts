@@ -17,6 +17,7 @@ import type { IndexDb } from "../index/db.js";
 import type { DeviceId, FileInfo, StatRecord } from "../index/types.js";
 import { bumpVersion } from "../index/version.js";
 import { HashError } from "../pipeline/pool.js";
+import type { PreviousVersion } from "../pipeline/rehash.js";
 import type { ChunkParams, HashedFile } from "../pipeline/types.js";
 import type { Logger } from "../util/log.js";
 import { isShareLocalLinkTarget } from "./paths.js";
@@ -25,7 +26,12 @@ import { recordFromStats } from "./stat-record.js";
 
 /** What LocalFolder needs of the BlockPool (narrowed so tests can count or perturb hashing). */
 export interface FileHasher {
-  hashFile(absPath: string, params: ChunkParams, signal?: AbortSignal): Promise<HashedFile>;
+  hashFile(
+    absPath: string,
+    params: ChunkParams,
+    signal?: AbortSignal,
+    previous?: () => PreviousVersion | undefined,
+  ): Promise<HashedFile>;
 }
 
 export interface LocalFolderOptions {
@@ -432,10 +438,20 @@ export class LocalFolder extends EventEmitter<{ changed: [files: FileInfo[]] }> 
     if (this.hashed.length === 1) setImmediate(() => this.commitHashed());
   }
 
+  /** The indexed version of a file, from which a big one can be re-hashed around what changed. */
+  private previous(r: StatRecord): PreviousVersion | undefined {
+    const prev = this.db.getLocal(r.path);
+    if (prev === undefined || prev.deleted || prev.type !== "file" || prev.blocks.length < 2)
+      return undefined;
+    return { size: prev.size, blocks: prev.blocks };
+  }
+
   /** Hashes a file and checks that it did not change meanwhile. Never throws. */
   private async hashStable(r: StatRecord, signal: AbortSignal): Promise<HashOutcome> {
     try {
-      const hashed = await this.opts.pool.hashFile(this.abs(r.path), this.opts.chunk, signal);
+      const hashed = await this.opts.pool.hashFile(this.abs(r.path), this.opts.chunk, signal, () =>
+        this.previous(r),
+      );
       const now = await this.statPath(r.path);
       // Deleted meanwhile: the scanner reports it as gone.
       if (now === undefined) return { kind: "skip" };

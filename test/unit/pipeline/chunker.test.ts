@@ -15,24 +15,10 @@ import {
 } from "../../../src/pipeline/chunker.js";
 import { GEAR } from "../../../src/pipeline/gear.js";
 import { type ChunkParams, chunkParams } from "../../../src/pipeline/types.js";
+import { noise } from "../../helpers/noise.js";
 
 /** Small blocks so that property tests see many cuts in small inputs. */
 const small: ChunkParams = chunkParams(256);
-
-/** Deterministic pseudo-random bytes (xorshift32), fast enough for tens of MiB. */
-function noise(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  const words = new Uint32Array(out.buffer, 0, size >>> 2);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  for (let i = words.length * 4; i < size; i++) out[i] = i * 7;
-  return out;
-}
 
 function checkCover(blocks: BlockRange[], size: number, p: ChunkParams): void {
   let offset = 0;
