@@ -86,6 +86,8 @@ export class BlockPool {
   private smallBytes = 0;
   private smallParams: ChunkParams | undefined;
   private smallFlushScheduled = false;
+  /** Per descriptor written by copy tasks (see BlockTask "copy"); descriptor numbers are few and reused. */
+  private readonly writeLocks = new Map<number, Int32Array>();
 
   private constructor(
     private readonly piscina: Piscina<BlockTask, TaskResult<BlockTask["kind"]>>,
@@ -160,7 +162,12 @@ export class BlockPool {
     blocks: readonly CopiedBlock[],
   ): Promise<number[]> {
     const copied = blocks.map((b) => ({ size: b.size, hash: b.hash }));
-    return this.run({ kind: "copy", fromFd, fromOffset, toFd, toOffset, blocks: copied });
+    let writeLock = this.writeLocks.get(toFd);
+    if (writeLock === undefined) {
+      writeLock = new Int32Array(new SharedArrayBuffer(4));
+      this.writeLocks.set(toFd, writeLock);
+    }
+    return this.run({ kind: "copy", fromFd, fromOffset, toFd, toOffset, blocks: copied, writeLock });
   }
 
   /** Follows a file being written from its start, hashing its digest segments as they are final. */
