@@ -32,7 +32,7 @@ export type BlockTask =
    * after each run made ext4 start writing back the whole file at every close (5 CPU-s per GiB).
    * `writeLock` (a shared Int32Array, one per file written) lets one task at a time write into `to`:
    * ext4 serializes buffered writes to a file anyway, and a thread waiting for that kernel lock spins
-   * on its CPU (a quarter of a rebuild's CPU on two cores) where Atomics.wait sleeps.
+   * on its CPU (a fifth of the pool's CPU in a 1 GiB rebuild) where Atomics.wait sleeps.
    */
   | {
       kind: "copy";
