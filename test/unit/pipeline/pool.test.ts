@@ -37,7 +37,8 @@ after(async () => {
 
 const MiB = 1 << 20;
 /** The whole-file digest as docs/PROTOCOL.md defines it, written out apart from src/pipeline/digest.ts. */
-function referenceDigest(data: Uint8Array): string {
+function referenceDigest(bytes: Uint8Array): string {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (data.length <= 8 * MiB) return blake3(data).toString("hex");
   const size = Buffer.alloc(8);
   size.writeBigUInt64BE(BigInt(data.length));
