@@ -12,6 +12,7 @@ import { initHasher, xxh64Hex } from "../../../src/pipeline/hash.js";
 import { BlockPool, HashError } from "../../../src/pipeline/pool.js";
 import { type BlockTask, type FileResult, runTask } from "../../../src/pipeline/tasks.js";
 import { type ChunkParams, chunkParams, type HashedFile } from "../../../src/pipeline/types.js";
+import { noise } from "../../helpers/noise.js";
 
 const dir = mkdtempSync(join(tmpdir(), "left-pool-"));
 let pool: BlockPool;
@@ -223,6 +224,22 @@ test("a file shorter than when hashing started is reported as changed", async ()
     const result = runTask(task);
     assert.equal(result.ok, false);
     assert.equal(result.ok === false && result.code, "changed");
+  }
+});
+
+test("given the previous version, a changed file is re-hashed to the same result, digest included", async () => {
+  const p = chunkParams(256);
+  const before = noise(300_000, 3);
+  const path = writeTemp(before);
+  const prev = await splitting.hashFile(path, p);
+  const edits = [
+    Buffer.concat([before.subarray(0, 150_000), noise(2000, 4), before.subarray(152_000)]),
+    Buffer.concat([before.subarray(0, 10), noise(100, 5), before.subarray(10)]),
+  ];
+  for (const edited of edits) {
+    writeFileSync(path, edited);
+    const again = await splitting.hashFile(path, p, undefined, () => prev);
+    assert.deepEqual(again, await splitting.hashFile(path, p));
   }
 });
 

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import fc from "fast-check";
 import type { BlockInfo } from "../../../src/index/types.js";
 import {
@@ -13,7 +10,6 @@ import {
   scanCandidates,
 } from "../../../src/pipeline/chunker.js";
 import { initHasher, xxh64Hex } from "../../../src/pipeline/hash.js";
-import { BlockPool } from "../../../src/pipeline/pool.js";
 import { type PreviousVersion, planShifts, type RehashTasks, rehash } from "../../../src/pipeline/rehash.js";
 import { type ChunkParams, chunkParams } from "../../../src/pipeline/types.js";
 import { noise } from "../../helpers/noise.js";
@@ -135,30 +131,4 @@ test("a file rewritten throughout is left to hashing from scratch after a few sa
   const { shifts, tasks } = await rehashed(noise(200_000, 1), noise(200_000, 2));
   assert.deepEqual(shifts, []);
   assert.ok(tasks.hashed < 20 * params.max, `hashed ${tasks.hashed}`);
-});
-
-test("the pool re-hashes a changed file to the same result, digest included", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "left-rehash-"));
-  const pool = await BlockPool.open({
-    threads: 2,
-    wholeFileLimit: 1000,
-    segmentSize: 4099,
-    blockBatchSize: 3000,
-  });
-  after(async () => {
-    await pool.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const path = join(dir, "f");
-  const before = noise(300_000, 3);
-  writeFileSync(path, before);
-  const prev = await pool.hashFile(path, params);
-  for (const edit of [
-    { kind: "overwrite", at: 150_000, bytes: noise(2000, 4) },
-    { kind: "insert", at: 10, bytes: noise(100, 5) },
-  ] as const) {
-    writeFileSync(path, apply(before, edit));
-    const again = await pool.hashFile(path, params, undefined, () => prev);
-    assert.deepEqual(again, await pool.hashFile(path, params), edit.kind);
-  }
 });
